@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
-__all__ = ["Diagnostic", "EdxmlError", "Severity", "has_errors", "format_diagnostics"]
+__all__ = ["Diagnostic", "EdxmlError", "Severity", "format_diagnostics", "has_errors"]
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"  # the package breaks a rule: strict consumers refuse it
     WARNING = "warning"  # seen in the wild and tolerated in lenient mode, but not conforming
     INFO = "info"  # worth knowing, not a fault

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 __all__ = [
     "NAMESPACE",
@@ -78,7 +78,7 @@ class ReceiverType(IntEnum):
     ADDED = 1
 
 
-class StatusCode(str, Enum):
+class StatusCode(StrEnum):
     """Business status codes carried by status packages (spec/edxml.md §3)."""
 
     ARRIVED = "01"  # đã đến

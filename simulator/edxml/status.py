@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from simulator.edxml.model import StatusCode
 
-__all__ = ["LIFECYCLE", "FINAL", "Transition", "TransitionVerdict", "check_transition"]
+__all__ = ["FINAL", "LIFECYCLE", "Transition", "TransitionVerdict", "check_transition"]
 
 S = StatusCode
 
@@ -33,7 +33,7 @@ _RANK = {None: 0, S.ARRIVED: 1, S.REFUSED: 2, S.ACCEPTED: 2, S.ASSIGNED: 3, S.IN
 _RECALL_ANSWERS = frozenset({S.RECALL_AGREED, S.RECALL_REFUSED})
 
 
-class TransitionVerdict(str, Enum):
+class TransitionVerdict(StrEnum):
     OK = "ok"
     REPEAT = "repeat"  # the same status again: harmless
     SKIPPED = "skipped"  # forward, but over a step the law expects (e.g. 03 without 01)
