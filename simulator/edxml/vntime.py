@@ -51,7 +51,8 @@ def to_vn(value: dt.datetime) -> dt.datetime:
 
 
 def format_timestamp(value: dt.datetime) -> str:
-    return to_vn(value).strftime("%Y/%m/%d %H:%M:%S")
+    v = to_vn(value)
+    return f"{v.year:04d}/{v.month:02d}/{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}"
 
 
 def format_iso(value: dt.datetime) -> str:
