@@ -468,3 +468,525 @@ class VxpClient:
 def _check_messagetype(messagetype: str) -> None:
     if messagetype not in ("edoc", "status"):
         raise ValueError(f"messagetype must be 'edoc' or 'status', got {messagetype!r}")
+
+
+# ====================================================================================================
+# The SUT test-driver API client (simulator/sut/driver-openapi.json). Lives here because this is the
+# only module that imports httpx; simulator.sut.http_driver maps its JSON to the driver dataclasses.
+
+__all__ += ["DriverClient", "DriverHttpError", "DriverTransportError", "driver_path"]
+
+DRIVER_PREFIX = "/driver/v1"
+
+
+class DriverHttpError(Exception):
+    """The driver answered an HTTP error status. ``error``/``detail``/``capability`` come from its JSON
+    error body (``{"error": "...", "detail": "..."}``; 501 adds ``"capability"``), empty when absent."""
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        status: int,
+        *,
+        error: str = "",
+        detail: str = "",
+        capability: str = "",
+        body: str = "",
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.error = error
+        self.detail = detail
+        self.capability = capability
+        self.body = body
+        said = ": ".join(p for p in (error, detail) if p) or f"no JSON error body ({body or 'empty'})"
+        super().__init__(f"{method} {url}: HTTP {status}: {said}")
+
+
+class DriverTransportError(Exception):
+    """No usable answer. ``kind``: ``unreachable`` (connection refused, DNS, TLS), ``timeout``, or
+    ``bad-reply`` (a success status whose body is not a JSON object)."""
+
+    def __init__(
+        self, method: str, url: str, cause: str, kind: Literal["unreachable", "timeout", "bad-reply"]
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.cause = cause
+        self.kind = kind
+        super().__init__(f"{method} {url}: {cause}")
+
+
+def driver_path(*segments: str) -> str:
+    """``/driver/v1/<seg>/<seg>…``, each segment percent-encoded as UTF-8 with nothing kept: DocumentIds
+    hold ``/`` and ``,`` (``000.00.00.G22,2026/11/23,7816/VPCP-TTĐT`` →
+    ``000.00.00.G22%2C2026%2F11%2F23%2C7816%2FVPCP-TT%C4%90T``)."""
+    from urllib.parse import quote
+
+    return DRIVER_PREFIX + "".join("/" + quote(s, safe="") for s in segments)
+
+
+class DriverClient:
+    """Thin synchronous client of a SUT's test-driver API: one method per operation, JSON in and out.
+
+    Replies are returned as decoded JSON objects; an HTTP error status raises :class:`DriverHttpError`,
+    no answer or a non-JSON answer :class:`DriverTransportError`. Nothing is retried: the driver's
+    operations are not idempotent (a retried send could send twice)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        http_client: httpx.Client | None = None,
+        verify: bool | str | ssl.SSLContext = True,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"driver URL {base_url!r} must be an http:// or https:// URL")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._owns_http = http_client is None
+        if http_client is None:
+            trust: bool | ssl.SSLContext = (
+                ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+            )
+            http_client = httpx.Client(timeout=timeout, verify=trust)
+        self._http = http_client
+
+    def __repr__(self) -> str:
+        return f"DriverClient({self.base_url!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    # ------------------------------------------------------------------ operations (table order)
+
+    def info(self) -> dict[str, Any]:
+        return self.call("GET", driver_path("info"))
+
+    def send(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.call("POST", driver_path("documents"), body=body)
+
+    def recall(self, document_id: str, *, agency: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.call("POST", driver_path("documents", document_id, "recall"), body=body, agency=agency)
+
+    def update(self, document_id: str, *, agency: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.call("POST", driver_path("documents", document_id, "update"), body=body, agency=agency)
+
+    def replace(self, document_id: str, *, agency: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.call("POST", driver_path("documents", document_id, "replace"), body=body, agency=agency)
+
+    def advance(self, document_id: str, *, agency: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.call("POST", driver_path("received", document_id, "status"), body=body, agency=agency)
+
+    def refuse(self, document_id: str, *, agency: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self.call("POST", driver_path("received", document_id, "refuse"), body=body, agency=agency)
+
+    def answer_recall(self, document_id: str, *, agency: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        path = driver_path("received", document_id, "recall-answer")
+        return self.call("POST", path, body=body, agency=agency)
+
+    def query(self, document_id: str, *, agency: str) -> dict[str, Any] | None:
+        """The SUT's state for ``document_id`` at ``agency``; None when the driver answers 404
+        ``{"error": "not-found"}``. Any other 404 (no JSON body, or another error such as an unknown
+        route: a wrong base URL) raises :class:`DriverHttpError`."""
+        try:
+            return self.call("GET", driver_path("documents", document_id), agency=agency)
+        except DriverHttpError as exc:
+            if exc.status == 404 and exc.error == "not-found":
+                return None
+            raise
+
+    def sync_clock(self) -> dict[str, Any]:
+        return self.call("POST", driver_path("clock", "sync"), body={})
+
+    def probe_hub(self, url: str) -> dict[str, Any]:
+        return self.call("POST", driver_path("hub", "probe"), body={"url": url})
+
+    def pause_intake(self, paused: bool) -> dict[str, Any]:
+        return self.call("POST", driver_path("intake"), body={"paused": paused})
+
+    # ------------------------------------------------------------------ transport
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        agency: str | None = None,
+    ) -> dict[str, Any]:
+        """One request to ``base_url + path`` (``path`` already percent-encoded, see :func:`driver_path`)."""
+        url = self.base_url + path
+        params = {"agency": agency} if agency is not None else None
+        content = None if body is None else json.dumps(dict(body), ensure_ascii=False).encode("utf-8")
+        headers = {"Accept": _JSON}
+        if content is not None:
+            headers["Content-Type"] = _JSON
+        try:
+            # the timeout is the client's own (set at construction when this object built it)
+            response = self._http.request(method, url, params=params, content=content, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise DriverTransportError(
+                method, url, f"no answer within {self.timeout:g} s ({type(exc).__name__})", "timeout"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise DriverTransportError(
+                method, url, f"cannot connect: {type(exc).__name__}: {exc}", "unreachable"
+            ) from None
+        raw = response.content
+        try:
+            value: Any = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            value = None
+        if response.status_code >= 400:
+            fields = value if isinstance(value, dict) else {}
+            raise DriverHttpError(
+                method,
+                url,
+                response.status_code,
+                error=_text_field(fields, "error"),
+                detail=_text_field(fields, "detail"),
+                capability=_text_field(fields, "capability"),
+                body="" if isinstance(value, dict) else _snippet(raw),
+            )
+        if not isinstance(value, dict):
+            raise DriverTransportError(
+                method,
+                url,
+                f"HTTP {response.status_code} reply is not a JSON object: {_snippet(raw)}",
+                "bad-reply",
+            )
+        return value
+
+
+def _text_field(fields: Mapping[str, Any], key: str) -> str:
+    value = fields.get(key)
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+# ====================================================================================================
+# The hub's control API (/control/..., admin bearer token; simulator/hub/control.py, openapi.json).
+# Lives here because this is the only module that imports httpx; it never imports simulator.hub.
+
+__all__ += ["ControlApiError", "ControlClient", "ControlTransportError"]
+
+
+class ControlApiError(Exception):
+    """The control API answered an HTTP error status; ``error``/``detail`` come from its JSON error body
+    (``{"error": "bad_request", "detail": "rules[0].error_rate: …"}``), empty when absent."""
+
+    def __init__(self, method: str, path: str, status: int, error: str = "", detail: str = "") -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.error = error
+        self.detail = detail
+        said = ": ".join(p for p in (error, detail) if p) or "no JSON error body"
+        super().__init__(f"{method} {path}: HTTP {status}: {said}")
+
+
+class ControlTransportError(Exception):
+    """No usable answer from the control API (network, timeout, or a success reply that is not JSON)."""
+
+    def __init__(self, method: str, path: str, cause: str) -> None:
+        self.method = method
+        self.path = path
+        self.cause = cause
+        super().__init__(f"{method} {path}: {cause}")
+
+
+class ControlClient:
+    """Synchronous client of the hub's control API: one method per endpoint, JSON in and out.
+
+    ``endpoint`` is the hub's base URL (as for :class:`VxpClient`), ``admin_token`` the token the hub
+    printed at start. An HTTP error raises :class:`ControlApiError`, no answer
+    :class:`ControlTransportError`. Calls that change the hub (faults, policies, seeding, reset) return
+    once every hub worker applies the change to new requests. ``http_client``: use this client (e.g. a
+    ``starlette.testclient.TestClient``; its own timeout applies; not closed by ``close()``)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        admin_token: str,
+        *,
+        timeout: float = 30.0,
+        http_client: httpx.Client | None = None,
+        verify: bool | str | ssl.SSLContext = True,
+    ) -> None:
+        if not endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"endpoint {endpoint!r} must be an http:// or https:// URL of the hub")
+        if not admin_token:
+            raise ValueError("admin_token must not be empty: use the token `lienthong hub` printed at start")
+        self.endpoint = endpoint.rstrip("/")
+        self.timeout = timeout
+        self._token = admin_token
+        self._owns_http = http_client is None
+        if http_client is None:
+            trust: bool | ssl.SSLContext = (
+                ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+            )
+            http_client = httpx.Client(timeout=timeout, verify=trust)
+        self._http = http_client
+
+    def __repr__(self) -> str:
+        return f"ControlClient({self.endpoint!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    # ------------------------------------------------------------------ traffic and directory
+
+    def reset(
+        self,
+        *,
+        directory: Literal["keep", "reseed"] = "keep",
+        faults: Literal["clear", "keep"] = "clear",
+        policies: Literal["keep", "clear"] = "keep",
+        clock: Literal["keep", "clear"] = "keep",
+    ) -> dict[str, Any]:
+        """Wipe packages, deliveries, statuses and evidence; what was deleted and the options applied."""
+        body = {"directory": directory, "faults": faults, "policies": policies, "clock": clock}
+        return self._object("POST", "/control/reset", body)
+
+    def seed(
+        self, systems: Sequence[Mapping[str, Any]] = (), agencies: Sequence[Mapping[str, Any]] = ()
+    ) -> dict[str, Any]:
+        """Add systems (``{"id", "agencies", "secret"?, "name"?}``) and agencies (``{"code", "name", …}``);
+        the reply's ``systems`` carry the secrets (generated where none was given)."""
+        return self._object(
+            "POST",
+            "/control/seed",
+            {"systems": [dict(s) for s in systems], "agencies": [dict(a) for a in agencies]},
+        )
+
+    def systems(self) -> list[dict[str, Any]]:
+        return self._list("GET", "/control/systems")
+
+    def agencies(self, *, include_deleted: bool = False) -> list[dict[str, Any]]:
+        params = {"include_deleted": "true"} if include_deleted else None
+        return self._list("GET", "/control/agencies", params=params)
+
+    # ------------------------------------------------------------------ faults, clock, policies
+
+    def set_faults(self, rules: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Replace every fault rule (see simulator/hub/faults.py); ``{"generation", "rules"}``."""
+        return self._object("PUT", "/control/faults", [dict(r) for r in rules])
+
+    def faults(self) -> dict[str, Any]:
+        return self._object("GET", "/control/faults")
+
+    def clear_faults(self) -> dict[str, Any]:
+        return self._object("DELETE", "/control/faults")
+
+    def clock(self) -> dict[str, Any]:
+        return self._object("GET", "/control/clock")
+
+    def set_clock(self, offset_s: float | None = None, drift_ppm: float | None = None) -> dict[str, Any]:
+        body = {k: v for k, v in (("offset_s", offset_s), ("drift_ppm", drift_ppm)) if v is not None}
+        return self._object("PUT", "/control/clock", body)
+
+    def reset_clock(self) -> dict[str, Any]:
+        return self._object("DELETE", "/control/clock")
+
+    def policies(self) -> dict[str, Any]:
+        return self._object("GET", "/control/policies")
+
+    def set_policies(self, **changes: Any) -> dict[str, Any]:
+        """Change some policies (``signature="enforce"``…); the effective policies."""
+        return self._object("PUT", "/control/policies", changes)
+
+    def reset_policies(self) -> dict[str, Any]:
+        return self._object("DELETE", "/control/policies")
+
+    # ------------------------------------------------------------------ observation
+
+    def evidence(self, since: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """Evidence rows with ``id > since``, oldest first (the JSON lines, decoded)."""
+        params: dict[str, str] = {"since": str(since)}
+        if limit is not None:
+            params["limit"] = str(limit)
+        response = self._request("GET", "/control/evidence", params=params)
+        rows: list[dict[str, Any]] = []
+        for number, line in enumerate(response.content.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                raise ControlTransportError(
+                    "GET", "/control/evidence", f"line {number} is not JSON: {_snippet(line)}"
+                ) from None
+            if not isinstance(row, dict):
+                raise ControlTransportError("GET", "/control/evidence", f"line {number} is not a JSON object")
+            rows.append(row)
+        return rows
+
+    def stats(
+        self,
+        agency: str | None = None,
+        *,
+        from_: datetime | str | None = None,
+        to: datetime | str | None = None,
+        bucket: Literal["hour", "day"] | None = None,
+    ) -> dict[str, Any]:
+        """QD28-11 statistics per agency (and per hour/day with ``bucket``) over ``[from_, to)``."""
+        params: dict[str, str] = {}
+        if agency is not None:
+            params["agency"] = agency
+        for key, value in (("from", from_), ("to", to)):
+            if value is not None:
+                params[key] = value.isoformat() if isinstance(value, datetime) else value
+        if bucket is not None:
+            params["bucket"] = bucket
+        return self._object("GET", "/control/stats", params=params)
+
+    def deliveries(
+        self,
+        *,
+        recipient: str | None = None,
+        sender: str | None = None,
+        document_id: str | None = None,
+        package: str | None = None,
+        state: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Delivery rows (with their current ``state``), oldest first, filtered by the given fields."""
+        given = {
+            "recipient": recipient,
+            "sender": sender,
+            "document_id": document_id,
+            "package": package,
+            "state": state,
+            "limit": None if limit is None else str(limit),
+        }
+        return self._list(
+            "GET", "/control/deliveries", params={k: v for k, v in given.items() if v is not None}
+        )
+
+    def package(self, sha256: str) -> bytes | None:
+        """A stored package's bytes by SHA-256; None when the hub has none."""
+        try:
+            return self._request("GET", _quote_path(f"/control/packages/{sha256}")).content
+        except ControlApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def openapi(self) -> dict[str, Any]:
+        return self._object("GET", "/openapi.json", auth=False)
+
+    # ------------------------------------------------------------------ transport
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: Mapping[str, str] | None = None,
+        auth: bool = True,
+    ) -> httpx.Response:
+        headers = {"Accept": "application/json, application/x-ndjson"}
+        if auth:
+            headers["Authorization"] = f"Bearer {self._token}"
+        content = None
+        if body is not None:
+            content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            headers["Content-Type"] = _JSON
+        try:
+            response = self._http.request(
+                method,
+                self.endpoint + path,
+                params=params,
+                content=content,
+                headers=headers,  # the timeout is the client's (set at construction when owned)
+            )
+        except httpx.TimeoutException as exc:
+            raise ControlTransportError(
+                method, path, f"no answer within {self.timeout:g} s ({type(exc).__name__})"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise ControlTransportError(
+                method, path, f"cannot reach {self.endpoint}: {type(exc).__name__}: {exc}"
+            ) from None
+        if response.status_code >= 400:
+            try:
+                value: Any = json.loads(response.content)
+            except ValueError:
+                value = None
+            fields = value if isinstance(value, dict) else {}
+            raise ControlApiError(
+                method,
+                path,
+                response.status_code,
+                _text_field(fields, "error"),
+                _text_field(fields, "detail") or ("" if fields else _snippet(response.content)),
+            )
+        return response
+
+    def _json(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: Mapping[str, str] | None = None,
+        auth: bool = True,
+    ) -> Any:
+        response = self._request(method, path, body, params=params, auth=auth)
+        try:
+            return json.loads(response.content)
+        except ValueError:
+            raise ControlTransportError(
+                method, path, f"HTTP {response.status_code} reply is not JSON: {_snippet(response.content)}"
+            ) from None
+
+    def _object(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: Mapping[str, str] | None = None,
+        auth: bool = True,
+    ) -> dict[str, Any]:
+        value = self._json(method, path, body, params=params, auth=auth)
+        if not isinstance(value, dict):
+            raise ControlTransportError(method, path, f"expected a JSON object, got {type(value).__name__}")
+        return value
+
+    def _list(
+        self, method: str, path: str, *, params: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        value = self._json(method, path, params=params)
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise ControlTransportError(method, path, "expected a JSON list of objects")
+        return value
+
+
+def _quote_path(path: str) -> str:
+    """``path`` with each segment percent-encoded (slashes between segments kept)."""
+    from urllib.parse import quote
+
+    return "/".join(quote(part, safe="") for part in path.split("/"))

@@ -19,7 +19,10 @@ honours the offset/drift in ``data_dir/clock.json``). ``GET /time`` answers with
 
 Unknown paths and methods get the JSON envelope too (``UNKNOWN_OPERATION``), never an HTML page.
 The running :class:`~simulator.hub.vxp.VxpService` is ``app.state.hub`` (config, store, clock,
-policies) for the control API to build on; extra routes (``/control/...``) can be passed in.
+policies); ``app.state.faults`` is the :class:`~simulator.hub.faults.FaultInjector`. Mounted beside the
+protocol: the control API (``/control/...``, admin token, :mod:`simulator.hub.control`), the OpenAPI
+document (``GET /openapi.json``, :mod:`simulator.hub.openapi`) and the fault middleware
+(:mod:`simulator.hub.faults`, inside the Date header middleware); extra routes can be passed in.
 """
 
 from __future__ import annotations
@@ -43,9 +46,12 @@ from starlette.routing import BaseRoute
 
 from simulator.hub.clock import HubClock
 from simulator.hub.config import HubConfig, load_config, materialize
+from simulator.hub.control import control_routes
 from simulator.hub.directory import seed_directory
 from simulator.hub.envelope import ErrorCode, HubError, fail_response
 from simulator.hub.evidence import record
+from simulator.hub.faults import FaultInjector, FaultMiddleware
+from simulator.hub.openapi import openapi_route
 from simulator.hub.sqlite_store import SqliteStore
 from simulator.hub.store import Store, StoreUnavailable
 from simulator.hub.timeweb import UVICORN_OPTIONS, DateHeaderMiddleware, time_endpoint
@@ -113,6 +119,7 @@ def create_app(
     store = store or open_store(config)
     seed_directory(store, config, clock.now())
     service = VxpService(config, store, clock.now)
+    injector = FaultInjector(store, operations=OPERATIONS)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -120,13 +127,23 @@ def create_app(
         store.close()
 
     app = Starlette(
-        routes=[time_endpoint(clock), *extra_routes, *vxp_routes(service)],
-        middleware=[Middleware(DateHeaderMiddleware, clock=clock)],
+        routes=[
+            time_endpoint(clock),
+            openapi_route(),
+            *control_routes(service, clock, injector),
+            *extra_routes,
+            *vxp_routes(service),
+        ],
+        middleware=[  # outermost first: injected 503s carry the hub's Date header too
+            Middleware(DateHeaderMiddleware, clock=clock),
+            Middleware(FaultMiddleware, injector=injector, clock=clock.now, known_systems=service.secrets),
+        ],
         exception_handlers={404: _not_found, 405: _not_found},
         lifespan=lifespan,
     )
     app.state.hub = service
     app.state.clock = clock
+    app.state.faults = injector
     return app
 
 

@@ -34,28 +34,43 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from simulator.edxml.vntime import VN_TZ
 from simulator.hub.store import (
     AgencyRecord,
+    DeliveryFact,
     DeliveryRecord,
+    DeliveryRow,
     DeliveryState,
     DeliveryView,
     EvidenceRecord,
+    LatencyFact,
     MessageType,
+    PackageFact,
     PackageRecord,
     ReceivedItem,
     SentItem,
+    StatsFacts,
     StatusEvent,
     StoreUnavailable,
 )
 
-__all__ = ["COUNT_RECEIVED_SQL", "LIST_RECEIVED_SQL", "SCHEMA_VERSION", "SqliteStore"]
+__all__ = ["COUNT_RECEIVED_SQL", "LIST_RECEIVED_SQL", "SCHEMA_VERSION", "SETTINGS_REFRESH_S", "SqliteStore"]
 
 SCHEMA_VERSION = 1
+SETTINGS_REFRESH_S = 0.02
+"""How often (seconds) a process checks the settings version for another process's change: one
+primary-key read (~5 µs) at most 50 times a second, instead of a settings read per request."""
+_BUMP_SETTINGS_VERSION = (
+    "INSERT INTO meta(key, value) VALUES ('settings_version', '1') ON CONFLICT(key) DO UPDATE SET "
+    "value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+)
 _WAL_AUTOCHECKPOINT_PAGES = 8000
 _JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
@@ -147,6 +162,7 @@ CREATE TABLE IF NOT EXISTS evidence(
     detail TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fault_counters(rule TEXT PRIMARY KEY, used INTEGER NOT NULL);
 """
 
 _AGENCY_COLUMNS = (
@@ -231,6 +247,7 @@ class _Txn:
 
     def __init__(self, con: sqlite3.Connection) -> None:
         self._con = con
+        self.settings_changed = False
 
     def agencies(self, codes: Sequence[str]) -> dict[str, AgencyRecord]:
         return _agencies(self._con, codes)
@@ -411,14 +428,60 @@ class _Txn:
             "excluded.value",
             (key, json.dumps(value, ensure_ascii=False)),
         )
+        self._con.execute(_BUMP_SETTINGS_VERSION)
+        self.settings_changed = True
+
+    def get_setting(self, key: str) -> Any | None:
+        row = self._con.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def delete_setting(self, key: str) -> None:
+        self._con.execute("DELETE FROM settings WHERE key = ?", (key,))
+        self._con.execute(_BUMP_SETTINGS_VERSION)
+        self.settings_changed = True
+
+    def clear_fault_counters(self) -> None:
+        self._con.execute("DELETE FROM fault_counters")
+
+    def duplicate_deliveries(self, package_doc_id: str, at: dt.datetime, copies: int = 1) -> list[str]:
+        con = self._con
+        rows = con.execute(
+            "SELECT d.package_id, d.recipient, d.recipient_system, d.message_type FROM deliveries d "
+            "JOIN packages p ON p.id = d.package_id WHERE p.doc_id = ? "
+            "AND d.id IN (SELECT min(id) FROM deliveries WHERE package_id = d.package_id GROUP BY recipient) "
+            "ORDER BY d.id",
+            (package_doc_id,),
+        ).fetchall()
+        ts = _ts(at)
+        desc = DeliveryState.INITIAL.description
+        new = [(str(uuid.uuid4()), *row) for _ in range(copies) for row in rows]
+        con.executemany(
+            "INSERT INTO deliveries(doc_id, package_id, recipient, recipient_system, message_type, state, "
+            "state_desc, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'initial', ?, ?, ?)",
+            [(*row, desc, ts, ts) for row in new],
+        )
+        return [row[0] for row in new]
+
+    def reset_traffic(self, record: EvidenceRecord) -> dict[str, int]:
+        con = self._con
+        last_evidence = con.execute("SELECT coalesce(max(id), 0) FROM evidence").fetchone()[0]
+        counts: dict[str, int] = {}
+        for table in ("deliveries", "packages", "blobs", "status_history", "evidence", "fault_counters"):
+            counts[table] = con.execute(f"DELETE FROM {table}").rowcount  # noqa: S608 - fixed names
+        _insert_evidence(con, record, rowid=last_evidence + 1)
+        return counts
+
+    def reset_directory(self) -> int:
+        return int(self._con.execute("DELETE FROM agencies").rowcount)
 
 
-def _insert_evidence(con: sqlite3.Connection, r: EvidenceRecord) -> int:
+def _insert_evidence(con: sqlite3.Connection, r: EvidenceRecord, rowid: int | None = None) -> int:
     cur = con.execute(
-        "INSERT INTO evidence(at, system, operation, http_status, error_code, sha256, doc_ids, findings, "
+        "INSERT INTO evidence(id, at, system, operation, http_status, error_code, sha256, doc_ids, findings, "
         "detail) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
+            rowid,
             _ts(r.at),
             r.system,
             r.operation,
@@ -433,6 +496,67 @@ def _insert_evidence(con: sqlite3.Connection, r: EvidenceRecord) -> int:
     return int(cur.lastrowid or 0)
 
 
+_ERRORS_OF_ACCEPTED = (
+    "SELECT json_extract(e.doc_ids, '$[0]'), count(*) FROM evidence e, json_each(e.findings) f "
+    "WHERE e.operation = 'sendEdoc' AND e.error_code = '0' AND e.at >= ? AND e.at < ? "
+    "AND json_extract(f.value, '$.severity') = 'error' "
+    "AND json_extract(f.value, '$.requirement') != 'QD28-14.2' GROUP BY e.id"
+)
+_LATENCY_SQL = """
+WITH docs AS (
+    SELECT p.document_id, p.from_organ, d.recipient, min(p.received_at) AS accepted_at
+    FROM packages p JOIN deliveries d ON d.package_id = p.id
+    WHERE p.kind = 'document' AND p.document_id IS NOT NULL AND p.received_at < ?2
+        AND (?3 IS NULL OR d.recipient = ?3)
+    GROUP BY p.document_id, p.from_organ, d.recipient
+    HAVING min(p.received_at) >= ?1
+)
+SELECT docs.recipient, docs.from_organ, docs.document_id, docs.accepted_at, s.code, min(s.at)
+FROM docs JOIN status_history s ON s.document_id = docs.document_id
+    AND s.original_sender = docs.from_organ AND s.receiver = docs.recipient
+WHERE s.code IN ('01', '03', '06')
+GROUP BY docs.document_id, docs.from_organ, docs.recipient, s.code
+"""
+"""First status 01/03/06 of each (document, receiver) whose first delivery is in range: the join runs
+on the ``status_history_key`` index, so only the documents in range are looked up."""
+
+
+def _stats_facts(con: sqlite3.Connection, lo: str, hi: str, agency: str | None) -> StatsFacts:
+    errors = {r[0]: int(r[1]) for r in con.execute(_ERRORS_OF_ACCEPTED, (lo, hi))}
+    packages = [
+        PackageFact(r[0], r[1], r[2], r[3], r[4], r[5], r[6], errors.get(r[0], 0))
+        for r in con.execute(
+            "SELECT p.doc_id, p.kind, p.from_organ, p.sender_system, p.received_at, p.status_code, "
+            "p.duplicate_of FROM packages p "
+            "WHERE p.received_at >= ? AND p.received_at < ? "
+            "AND (?3 IS NULL OR p.from_organ = ?3) ORDER BY p.id",
+            (lo, hi, agency),
+        )
+    ]
+    deliveries = [
+        DeliveryFact(r[0], r[1], r[2], r[3], r[4], DeliveryState(r[5]), r[6], r[7], r[8])
+        for r in con.execute(
+            "SELECT p.doc_id, p.kind, p.status_code, d.recipient, d.recipient_system, d.state, d.created_at, "
+            "p.duplicate_of, (SELECT count(*) FROM deliveries e WHERE e.package_id = d.package_id "
+            "AND e.recipient = d.recipient AND e.id < d.id) "
+            "FROM deliveries d JOIN packages p ON p.id = d.package_id "
+            "WHERE d.created_at >= ? AND d.created_at < ? AND (?3 IS NULL OR d.recipient = ?3) ORDER BY d.id",
+            (lo, hi, agency),
+        )
+    ]
+    violations = [
+        StatusEvent(r[0], r[1], r[2], r[3], r[4], r[5], dt.datetime.fromisoformat(r[6]))
+        for r in con.execute(
+            "SELECT document_id, original_sender, receiver, code, verdict, package_doc_id, at "
+            "FROM status_history WHERE at >= ? AND at < ? AND verdict NOT IN ('ok', 'repeat') "
+            "AND (?3 IS NULL OR receiver = ?3 OR original_sender = ?3) ORDER BY id",
+            (lo, hi, agency),
+        )
+    ]
+    latencies = [LatencyFact(*r) for r in con.execute(_LATENCY_SQL, (lo, hi, agency))]
+    return StatsFacts(packages, deliveries, violations, latencies)
+
+
 class SqliteStore:
     """:class:`simulator.hub.store.Store` on one SQLite file shared by every worker process."""
 
@@ -442,8 +566,12 @@ class SqliteStore:
         *,
         busy_timeout_ms: int = 15_000,
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        settings_refresh_s: float = SETTINGS_REFRESH_S,
     ) -> None:
         self.path = Path(path)
+        self.settings_refresh_s = settings_refresh_s
+        # (settings version, decoded settings, monotonic time of the last version check)
+        self._settings_cache: tuple[str, dict[str, Any], float] | None = None
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous = synchronous
         self._lock = threading.RLock()
@@ -514,8 +642,9 @@ class SqliteStore:
                 con.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise _unavailable(exc) from None
+            txn = _Txn(con)
             try:
-                yield _Txn(con)
+                yield txn
             except BaseException:
                 self._rollback()
                 raise
@@ -524,6 +653,9 @@ class SqliteStore:
             except sqlite3.Error as exc:
                 self._rollback()
                 raise _unavailable(exc) from None
+            finally:
+                if txn.settings_changed:
+                    self._settings_cache = None  # this process sees its own change at once
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -601,14 +733,131 @@ class SqliteStore:
             ).fetchone()
         return (row[0], cast(MessageType, row[1])) if row else None
 
-    def get_setting(self, key: str) -> Any | None:
+    def settings(self) -> Mapping[str, Any]:
+        """Every setting, decoded. Served from a cache that re-reads the settings only when their version
+        (bumped by every write) changed, and checks the version at most every ``settings_refresh_s``:
+        another process's change is seen within that time, this process's own at once. The returned
+        mapping and its values are shared: do not mutate them."""
+        cache = self._settings_cache
+        now = time.monotonic()
+        if cache is not None and now - cache[2] < self.settings_refresh_s:
+            return cache[1]
         with self._read() as con:
-            row = con.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+            row = con.execute("SELECT value FROM meta WHERE key = 'settings_version'").fetchone()
+            version = str(row[0]) if row else "0"
+            if cache is not None and cache[0] == version:
+                values = cache[1]
+            else:
+                values = {k: json.loads(v) for k, v in con.execute("SELECT key, value FROM settings")}
+        self._settings_cache = (version, values, now)
+        return values
+
+    def get_setting(self, key: str) -> Any | None:
+        """One setting from :meth:`settings` (cached; do not mutate the value)."""
+        return self.settings().get(key)
 
     def set_setting(self, key: str, value: Any) -> None:
         with self.transaction() as txn:
             txn.set_setting(key, value)
+
+    def delete_setting(self, key: str) -> None:
+        with self.transaction() as txn:
+            txn.delete_setting(key)
+
+    def take_fault_slot(self, rule: str, limit: int | None) -> int | None:
+        """One atomic statement (an upsert with a guard), so every worker process shares the count."""
+        with self._lock:
+            try:
+                rows = (
+                    self._connection()
+                    .execute(
+                        "INSERT INTO fault_counters(rule, used) VALUES (?1, 1) ON CONFLICT(rule) DO UPDATE "
+                        "SET used = used + 1 WHERE ?2 IS NULL OR used < ?2 RETURNING used",
+                        (rule, limit),
+                    )
+                    .fetchall()  # step to the end: the statement (and its autocommit) completes
+                )
+            except sqlite3.Error as exc:
+                raise _unavailable(exc) from None
+        return int(rows[0][0]) if rows else None
+
+    def fault_usage(self) -> dict[str, int]:
+        with self._read() as con:
+            return {r[0]: int(r[1]) for r in con.execute("SELECT rule, used FROM fault_counters")}
+
+    def list_deliveries(
+        self,
+        *,
+        recipient: str | None = None,
+        from_organ: str | None = None,
+        document_id: str | None = None,
+        package_doc_id: str | None = None,
+        state: DeliveryState | None = None,
+        limit: int = 1000,
+    ) -> list[DeliveryRow]:
+        sql = (
+            "SELECT d.doc_id, p.doc_id, p.kind, d.message_type, p.from_organ, p.sender_system, d.recipient, "
+            "d.recipient_system, p.document_id, p.status_code, p.duplicate_of, d.state, d.state_desc, "
+            "d.created_at, d.updated_at, d.fetched_at, d.acked_at "
+            "FROM deliveries d JOIN packages p ON p.id = d.package_id"
+        )
+        clauses: list[str] = []
+        args: list[Any] = []
+        for column, value in (
+            ("d.recipient", recipient),
+            ("p.from_organ", from_organ),
+            ("p.document_id", document_id),
+            ("p.doc_id", package_doc_id),
+            ("d.state", state.value if state is not None else None),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY d.id LIMIT ?"
+        args.append(limit)
+        with self._read() as con:
+            rows = con.execute(sql, args).fetchall()
+        return [
+            DeliveryRow(
+                doc_id=r[0],
+                package_doc_id=r[1],
+                kind=r[2],
+                message_type=r[3],
+                from_organ=r[4],
+                sender_system=r[5],
+                recipient=r[6],
+                recipient_system=r[7],
+                document_id=r[8],
+                status_code=r[9],
+                duplicate_of=r[10],
+                state=DeliveryState(r[11]),
+                state_desc=r[12],
+                created_at=r[13],
+                updated_at=r[14],
+                fetched_at=r[15],
+                acked_at=r[16],
+            )
+            for r in rows
+        ]
+
+    def stats_facts(
+        self, start: dt.datetime | None, end: dt.datetime | None, agency: str | None = None
+    ) -> StatsFacts:
+        lo = _ts(start.astimezone(VN_TZ)) if start is not None else ""
+        hi = _ts(end.astimezone(VN_TZ)) if end is not None else "\uffff"
+        with self._lock:
+            try:
+                con = self._connection()
+                con.execute("BEGIN")  # one read snapshot for the four queries
+                try:
+                    return _stats_facts(con, lo, hi, agency)
+                finally:
+                    con.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise _unavailable(exc) from None
 
     def add_evidence(self, record: EvidenceRecord) -> int:
         """Append one evidence row in its own (autocommit) transaction."""

@@ -14,8 +14,11 @@ store can be added beside :mod:`simulator.hub.sqlite_store`. Rules every impleme
 * **Listing cost independent of the store's size**: pending deliveries are found through an index
   over the pending rows only.
 * **Append-only evidence**: every request and reply, readable as JSON lines (:meth:`Store.evidence`).
-* **Runtime settings** (policies and the like) live in the store, so that a control API changing them
-  reaches every worker process.
+* **Runtime settings** (policies, faults, seeded systems) live in the store, so that a control API
+  changing them reaches every worker process. Reads are served from a per-process cache that checks a
+  settings version at most every ``settings_refresh_s`` (this process's own writes are seen at once);
+  a control call that changed a setting waits that long before replying, so any request that starts
+  after the reply sees the change in every worker.
 
 Delivery states (``status`` / ``status_desc`` in replies): ``initial`` (routed, not yet fetched or
 acknowledged), ``processing`` (the receiver said it is working on it), ``done`` (acknowledged), ``fail``
@@ -26,7 +29,7 @@ acknowledged with ``done`` or ``fail``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -35,13 +38,18 @@ from typing import Any, Literal, Protocol
 __all__ = [
     "PENDING_STATES",
     "AgencyRecord",
+    "DeliveryFact",
     "DeliveryRecord",
+    "DeliveryRow",
     "DeliveryState",
     "DeliveryView",
     "EvidenceRecord",
+    "LatencyFact",
+    "PackageFact",
     "PackageRecord",
     "ReceivedItem",
     "SentItem",
+    "StatsFacts",
     "StatusEvent",
     "Store",
     "StoreTxn",
@@ -204,6 +212,83 @@ class DeliveryView:
     sha256: str
 
 
+@dataclass(slots=True)
+class DeliveryRow:
+    """One delivery as the control API lists it (``GET /control/deliveries``); times as stored."""
+
+    doc_id: str
+    package_doc_id: str
+    kind: PackageKind
+    message_type: MessageType
+    from_organ: str
+    sender_system: str
+    recipient: str
+    recipient_system: str
+    document_id: str | None
+    status_code: str | None
+    duplicate_of: str | None
+    state: DeliveryState
+    state_desc: str
+    created_at: str
+    updated_at: str
+    fetched_at: str
+    acked_at: str
+
+
+# --- statistics (QD28-11): raw facts, aggregated by simulator.hub.stats ---------------------------
+
+
+@dataclass(slots=True)
+class PackageFact:
+    """An accepted package (times are the stored ISO 8601 Vietnam-time strings)."""
+
+    doc_id: str
+    kind: PackageKind
+    from_organ: str
+    sender_system: str
+    received_at: str
+    status_code: str | None
+    duplicate_of: str | None
+    errors: int  # ERROR findings recorded when it was accepted (lenient intake), status order aside
+
+
+@dataclass(slots=True)
+class DeliveryFact:
+    """A delivery row; ``copy`` is 0 for the first delivery of (package, recipient), 1… for extra copies."""
+
+    package_doc_id: str
+    kind: PackageKind
+    status_code: str | None
+    recipient: str
+    recipient_system: str
+    state: DeliveryState
+    created_at: str
+    duplicate_of: str | None
+    copy: int
+
+
+@dataclass(slots=True)
+class LatencyFact:
+    """The first status ``code`` that ``receiver`` sent for a document, and when the hub accepted both."""
+
+    receiver: str
+    original_sender: str
+    document_id: str
+    accepted_at: str  # hub acceptance of the (first) document package delivered to the receiver
+    code: str
+    status_at: str  # hub acceptance of the first status package with that code
+
+
+@dataclass(slots=True)
+class StatsFacts:
+    """What :mod:`simulator.hub.stats` aggregates, read in one snapshot."""
+
+    packages: list[PackageFact]
+    deliveries: list[DeliveryFact]
+    order_violations: list[StatusEvent]  # status events whose verdict is not legal (neither ok nor repeat)
+    latencies: list[LatencyFact]
+
+
 class StoreTxn(Protocol):
     """Inside one write transaction (the write lock is held)."""
 
@@ -223,9 +308,32 @@ class StoreTxn(Protocol):
     def upsert_agency(self, record: AgencyRecord, at: dt.datetime) -> AgencyRecord: ...
     def delete_agency(self, code: str, at: dt.datetime) -> None: ...
     def set_setting(self, key: str, value: Any) -> None: ...
+    def get_setting(self, key: str) -> Any | None:
+        """The committed value (not the cache): for read-modify-write of a setting."""
+        ...
+
+    def delete_setting(self, key: str) -> None: ...
+    def clear_fault_counters(self) -> None: ...
+    def duplicate_deliveries(self, package_doc_id: str, at: dt.datetime, copies: int = 1) -> list[str]:
+        """Add ``copies`` extra deliveries of each recipient's delivery of a package; their docIds."""
+        ...
+
+    def reset_traffic(self, record: EvidenceRecord) -> dict[str, int]:
+        """Delete packages, deliveries, status history, evidence and fault counters; counts deleted.
+
+        ``record`` becomes the first evidence row, with an id above every deleted one (so a reader
+        following ``since_id`` misses nothing)."""
+        ...
+
+    def reset_directory(self) -> int:
+        """Delete every directory entry; how many."""
+        ...
 
 
 class Store(Protocol):
+    settings_refresh_s: float
+    """Longest time another process's settings change may take to be seen here."""
+
     def init(self) -> None:
         """Create the schema if needed (idempotent, safe for several processes at once)."""
         ...
@@ -252,8 +360,37 @@ class Store(Protocol):
         """(sha256, message type) of a package this system sent, by its hub DocId."""
         ...
 
+    def settings(self) -> Mapping[str, Any]:
+        """Every runtime setting, decoded, from the cache (see the module docstring); do not mutate."""
+        ...
+
     def get_setting(self, key: str) -> Any | None: ...
     def set_setting(self, key: str, value: Any) -> None: ...
+    def delete_setting(self, key: str) -> None: ...
     def add_evidence(self, record: EvidenceRecord) -> int: ...
+    def take_fault_slot(self, rule: str, limit: int | None) -> int | None:
+        """Count one use of fault rule ``rule`` for every process at once: its 1-based ordinal, or None
+        when ``limit`` uses were already counted (``limit=None``: no limit)."""
+        ...
+
+    def fault_usage(self) -> dict[str, int]: ...
+    def list_deliveries(
+        self,
+        *,
+        recipient: str | None = None,
+        from_organ: str | None = None,
+        document_id: str | None = None,
+        package_doc_id: str | None = None,
+        state: DeliveryState | None = None,
+        limit: int = 1000,
+    ) -> list[DeliveryRow]: ...
+    def stats_facts(
+        self, start: dt.datetime | None, end: dt.datetime | None, agency: str | None = None
+    ) -> StatsFacts:
+        """Facts with hub times in ``[start, end)`` (packages and deliveries by acceptance, status-order
+        violations by their time, latencies by the document's acceptance); ``agency`` keeps only rows it
+        is part of."""
+        ...
+
     def evidence(self, *, since_id: int = 0, limit: int | None = None) -> Iterator[dict[str, Any]]: ...
     def evidence_jsonl(self, *, since_id: int = 0, limit: int | None = None) -> Iterator[str]: ...

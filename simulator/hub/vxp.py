@@ -38,12 +38,15 @@ from simulator.hub.evidence import record
 from simulator.hub.intake import Intake, strip_crlf
 from simulator.hub.store import DeliveryState, DeliveryView, Store, StoreUnavailable
 
-__all__ = ["OPERATIONS", "POLICIES_SETTING", "CallContext", "VxpService", "vxp_routes"]
+__all__ = ["OPERATIONS", "POLICIES_SETTING", "SYSTEMS_SETTING", "CallContext", "VxpService", "vxp_routes"]
 
 _log = logging.getLogger(__name__)
 
 POLICIES_SETTING = "policies"
 """Store setting holding runtime overrides of :class:`Policies` (a JSON object of changed fields)."""
+SYSTEMS_SETTING = "systems"
+"""Store setting holding systems added at run time (``POST /control/seed``):
+``{system id: {"secret": …, "agencies": [codes], "name": …}}``; configured systems take precedence."""
 
 _JSON_BODY_LIMIT = 1024 * 1024
 
@@ -122,6 +125,7 @@ class VxpService:
         self.store = store
         self.clock = clock
         self.authenticator = Authenticator(config.secrets(), clock=clock)
+        self._systems_seen: tuple[Any, Any] = (None, None)  # (setting object, its value) behind authenticator
         self.intake = intake or Intake(
             store=store,
             clock=clock,
@@ -133,7 +137,7 @@ class VxpService:
 
     # --- policies ---------------------------------------------------------------------------------
     def policies(self) -> Policies:
-        """Config defaults overridden by the store's ``policies`` setting (read every call: cheap)."""
+        """Config defaults overridden by the store's ``policies`` setting (the store caches settings)."""
         raw = self.store.get_setting(POLICIES_SETTING)
         cached_raw, cached = self._policy_cache
         if raw == cached_raw:
@@ -150,11 +154,33 @@ class VxpService:
 
     def set_policies(self, changes: dict[str, Any]) -> Policies:
         """Override policies for every worker (validated first); the control API's entry point."""
-        current = self.store.get_setting(POLICIES_SETTING)
-        merged = {**(current if isinstance(current, dict) else {}), **changes}
-        policies = self.config.policies.updated(merged)
-        self.store.set_setting(POLICIES_SETTING, merged)
+        with self.store.transaction() as txn:  # read-modify-write under the write lock: no lost update
+            current = txn.get_setting(POLICIES_SETTING)
+            merged = {**(current if isinstance(current, dict) else {}), **changes}
+            policies = self.config.policies.updated(merged)
+            txn.set_setting(POLICIES_SETTING, merged)
         return policies
+
+    # --- systems ----------------------------------------------------------------------------------
+    def secrets(self) -> dict[str, str]:
+        """System id → secret: the configured systems plus those seeded at run time (store setting)."""
+        merged = dict(self.config.secrets())
+        raw = self.store.get_setting(SYSTEMS_SETTING)
+        if isinstance(raw, dict):
+            for sid, entry in raw.items():
+                if sid not in merged and isinstance(entry, dict) and isinstance(entry.get("secret"), str):
+                    merged[sid] = entry["secret"]
+        return merged
+
+    def current_authenticator(self) -> Authenticator:
+        """The authenticator, rebuilt when the seeded systems changed (cheap identity check per call)."""
+        raw = self.store.get_setting(SYSTEMS_SETTING)
+        seen_obj, seen_value = self._systems_seen
+        if raw is not seen_obj:
+            if raw != seen_value:
+                self.authenticator = Authenticator(self.secrets(), clock=self.clock)
+            self._systems_seen = (raw, raw)
+        return self.authenticator
 
     # --- request handling -------------------------------------------------------------------------
     async def handle(self, request: Request, operation: str) -> Response:
@@ -167,9 +193,10 @@ class VxpService:
         try:
             policies = self.policies()
             raw_headers = request.scope["headers"]
-            if operation == "downloadEdoc" and self.authenticator.is_anonymous(raw_headers):
+            authenticator = self.current_authenticator()
+            if operation == "downloadEdoc" and authenticator.is_anonymous(raw_headers):
                 return await self._anonymous_download(request, policies, now, t0)
-            auth: AuthResult = self.authenticator.authenticate(
+            auth: AuthResult = authenticator.authenticate(
                 raw_headers, replay_window_s=policies.replay_window_s
             )
             system_id = auth.system_id
