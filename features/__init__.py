@@ -1,0 +1,1 @@
+"""The Gherkin conformance suite of lienthong (run it with ``lienthong conformance``)."""

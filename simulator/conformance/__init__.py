@@ -1,0 +1,1 @@
+"""simulator.conformance: running the Gherkin conformance suite (features/) and reading its results."""
