@@ -299,3 +299,17 @@ def _scenario_boundary(
         with Path(out).open("a", encoding="utf-8") as fh:
             for row in rows:
                 fh.write(json.dumps({**meta, **row}, ensure_ascii=False, default=str) + "\n")
+        _keep_packages(sut, rows, Path(out).parent / "packages")
+
+
+def _keep_packages(sut: SutTarget, rows: list[dict[str, Any]], folder: Path) -> None:
+    """Save the packages this scenario exchanged (before the next reset wipes them): report evidence."""
+    store = sut.hub.service.store
+    for sha in {row.get("sha256") for row in rows if row.get("sha256")}:
+        path = folder / f"{sha}.xml"
+        if path.exists():
+            continue
+        data = store.package_data(str(sha))
+        if data is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)

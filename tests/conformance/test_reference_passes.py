@@ -63,3 +63,18 @@ def test_evidence_log_holds_the_hub_rows_of_every_scenario(reference_run: RunRes
     assert with_traffic >= {o.tc for o in reference_run.outcomes if not o.tc.startswith("TC-SEC")}
     summary = json.loads((reference_run.out_dir / "summary.json").read_text(encoding="utf-8"))
     assert summary["exit_code"] == 0 and summary["counts"] == {"passed": _examples()}
+
+
+def test_the_exchanged_packages_are_kept_as_evidence(reference_run: RunResult) -> None:
+    """The hub is reset between scenarios, so each scenario's packages are saved before the reset."""
+    import hashlib
+
+    rows = [
+        json.loads(line) for line in Path(reference_run.evidence).read_text(encoding="utf-8").splitlines()
+    ]
+    accepted = {r["sha256"] for r in rows if r["operation"] == "sendEdoc" and r["http_status"] == 200}
+    folder = reference_run.out_dir / "packages"
+    kept = {p.stem: p for p in folder.glob("*.xml")}
+    assert accepted and accepted <= kept.keys(), f"missing packages: {sorted(accepted - kept.keys())[:5]}"
+    for sha, path in kept.items():
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == sha, path
