@@ -15,7 +15,17 @@ from typing import Annotated
 import typer
 
 from simulator import __version__
-from simulator.cli import demo_cmd, edxml_cmd, pki_cmd
+from simulator.cli import (
+    certify_cmd,
+    conformance_cmd,
+    demo_cmd,
+    edxml_cmd,
+    hub_cmd,
+    load_cmd,
+    pki_cmd,
+    reference_cmd,
+    report_cmd,
+)
 from simulator.cli._errors import ExitCode
 
 __all__ = ["ExitCode", "app", "main"]
@@ -52,6 +62,12 @@ def _root(
 app.add_typer(edxml_cmd.app, name="edxml")
 app.add_typer(pki_cmd.app, name="pki")
 app.command("demo")(demo_cmd.demo)
+app.command("hub")(hub_cmd.hub)
+app.command("reference-qlvb")(reference_cmd.reference_qlvb)
+app.command("conformance")(conformance_cmd.conformance)
+app.command("load")(load_cmd.load)
+app.add_typer(report_cmd.app, name="report")
+app.command("certify")(certify_cmd.certify)
 
 
 def main() -> None:
