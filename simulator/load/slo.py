@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulator.edxml.vntime import to_vn
 from simulator.hub.stats import LatencySummary, percentile, summarize
 from simulator.hub.store import Store
 from simulator.load.profiles import SloThresholds, Stage
@@ -63,7 +64,8 @@ def _parse(stored: str) -> dt.datetime:
 
 
 def _iso(value: dt.datetime) -> str:
-    return value.isoformat(timespec="milliseconds")
+    """ISO 8601 in Vietnam time (+07:00), like every other time in a report (QD28-14.4)."""
+    return to_vn(value).isoformat(timespec="milliseconds")
 
 
 @dataclass(slots=True)

@@ -67,7 +67,12 @@ def print_summary(report: dict[str, Any], console: Console, *, integrity: Verify
             ("lienthong report ", "bold"),
             (report["session_id"], "bold cyan"),
             (
-                f" — {sut['name']}" + (f" (defects: {', '.join(sut['defects'])})" if sut["defects"] else ""),
+                f" — {sut['name']}"
+                + (
+                    f" (defects: {', '.join(sut['defects'])})"
+                    if sut["defects"] and not all(d in sut["name"] for d in sut["defects"])
+                    else ""
+                ),
                 "",
             ),
         )
