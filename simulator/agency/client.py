@@ -106,7 +106,34 @@ def _snippet(data: bytes) -> str:
     return repr(text) + ("…" if len(data) > _SNIPPET else "")
 
 
-class VxpClient:
+class _HttpOwner:
+    """The httpx client a lienthong client uses: its own (closed by ``close()``) or a borrowed one."""
+
+    def _init_http(
+        self, http_client: httpx.Client | None, *, timeout: float, verify: bool | str | ssl.SSLContext
+    ) -> None:
+        self._owns_http = http_client is None
+        if http_client is None:
+            trust: bool | ssl.SSLContext = (
+                ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+            )
+            http_client = httpx.Client(timeout=timeout, verify=trust)
+        self._http = http_client
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+
+class VxpClient(_HttpOwner):
     """One connected QLVB platform (system id + secret) talking to one hub endpoint."""
 
     def __init__(
@@ -139,13 +166,7 @@ class VxpClient:
         self.sdk_quirks = sdk_quirks
         self.retries = retries
         self._clock = clock or _default_clock
-        self._owns_http = http_client is None
-        if http_client is None:
-            trust: bool | ssl.SSLContext = (
-                ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-            )
-            http_client = httpx.Client(timeout=timeout, verify=trust)
-        self._http = http_client
+        self._init_http(http_client, timeout=timeout, verify=verify)
         # sdk_quirks: the SDK's service object — one timestamp and one map for the client's whole life.
         self._quirk_map: dict[str, str] = {}
         if sdk_quirks:
@@ -153,18 +174,6 @@ class VxpClient:
 
     def __repr__(self) -> str:
         return f"VxpClient({self.endpoint!r}, {self.system_id!r}, sdk_quirks={self.sdk_quirks})"
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
 
     # ------------------------------------------------------------------ operations
 
@@ -528,7 +537,7 @@ def driver_path(*segments: str) -> str:
     return DRIVER_PREFIX + "".join("/" + quote(s, safe="") for s in segments)
 
 
-class DriverClient:
+class DriverClient(_HttpOwner):
     """Thin synchronous client of a SUT's test-driver API: one method per operation, JSON in and out.
 
     Replies are returned as decoded JSON objects; an HTTP error status raises :class:`DriverHttpError`,
@@ -547,28 +556,10 @@ class DriverClient:
             raise ValueError(f"driver URL {base_url!r} must be an http:// or https:// URL")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._owns_http = http_client is None
-        if http_client is None:
-            trust: bool | ssl.SSLContext = (
-                ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-            )
-            http_client = httpx.Client(timeout=timeout, verify=trust)
-        self._http = http_client
+        self._init_http(http_client, timeout=timeout, verify=verify)
 
     def __repr__(self) -> str:
         return f"DriverClient({self.base_url!r})"
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
 
     # ------------------------------------------------------------------ operations (table order)
 
@@ -707,7 +698,7 @@ class ControlTransportError(Exception):
         super().__init__(f"{method} {path}: {cause}")
 
 
-class ControlClient:
+class ControlClient(_HttpOwner):
     """Synchronous client of the hub's control API: one method per endpoint, JSON in and out.
 
     ``endpoint`` is the hub's base URL (as for :class:`VxpClient`), ``admin_token`` the token the hub
@@ -732,28 +723,10 @@ class ControlClient:
         self.endpoint = endpoint.rstrip("/")
         self.timeout = timeout
         self._token = admin_token
-        self._owns_http = http_client is None
-        if http_client is None:
-            trust: bool | ssl.SSLContext = (
-                ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-            )
-            http_client = httpx.Client(timeout=timeout, verify=trust)
-        self._http = http_client
+        self._init_http(http_client, timeout=timeout, verify=verify)
 
     def __repr__(self) -> str:
         return f"ControlClient({self.endpoint!r})"
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._owns_http:
-            self._http.close()
 
     # ------------------------------------------------------------------ traffic and directory
 
