@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+import typer
 
 from simulator.cli._errors import InvalidInput, UsageProblem
 from simulator.edxml.diagnostics import Severity
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ALGORITHMS",
     "PRIORITY_NAMES",
+    "DefectOption",
+    "SutOption",
     "default_credential",
     "load_package",
     "open_ca",
@@ -163,3 +167,24 @@ def sign_bytes(data: bytes, credential: Credential, algorithm: str | None) -> by
         )
     except dsig.SigningError as exc:
         raise UsageProblem(f"cannot sign: {exc}", requirement="EDXML-SIG") from None
+
+
+# ---------------------------------------------------------------- options shared by the SUT commands
+
+SutOption = Annotated[
+    str,
+    typer.Option(
+        "--sut",
+        metavar="reference|SUT.TOML",
+        help="'reference' (the built-in reference QLVB) or the path of your sut.toml.",
+    ),
+]
+DefectOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--defect",
+        metavar="NAME",
+        help="Run the reference QLVB with this deliberate defect (repeatable; "
+        "`lienthong conformance --list-defects` names them).",
+    ),
+]

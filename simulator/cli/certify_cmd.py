@@ -32,6 +32,7 @@ from rich.progress import (
 from rich.text import Text
 
 from simulator.certify.orchestrate import Observer
+from simulator.cli._common import DefectOption, SutOption
 from simulator.cli._errors import CliError, ExitCode, UsageProblem, cli_errors, err_console, out_console
 
 if TYPE_CHECKING:
@@ -179,16 +180,8 @@ def _print_outcome(outcome: CertifyOutcome, ca_dir: Path | None, default_signer:
 
 @cli_errors
 def certify(
-    sut: Annotated[
-        str,
-        typer.Option(
-            "--sut", metavar="reference|SUT.TOML", help="'reference' (built-in QLVB) or a sut.toml path."
-        ),
-    ] = "reference",
-    defect: Annotated[
-        list[str] | None,
-        typer.Option("--defect", metavar="NAME", help="Defect of the reference QLVB (repeatable)."),
-    ] = None,
+    sut: SutOption = "reference",
+    defect: DefectOption = None,
     profile: Annotated[
         str,
         typer.Option(

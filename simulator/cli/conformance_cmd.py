@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
+from simulator.cli._common import DefectOption, SutOption
 from simulator.cli._errors import CliError, ExitCode, UsageProblem, cli_errors, err_console, out_console
 
 __all__ = ["conformance"]
@@ -146,16 +147,8 @@ def _report(console: Console, result: Any) -> None:
 
 @cli_errors
 def conformance(
-    sut: Annotated[
-        str,
-        typer.Option(
-            "--sut", metavar="reference|PATH", help="'reference' (built-in QLVB) or a sut.toml path."
-        ),
-    ] = "reference",
-    defect: Annotated[
-        list[str] | None,
-        typer.Option("--defect", metavar="NAME", help="Defect of the reference QLVB (repeatable)."),
-    ] = None,
+    sut: SutOption = "reference",
+    defect: DefectOption = None,
     list_defects: Annotated[
         bool, typer.Option("--list-defects", help="Print the defect names, one per line, and exit.")
     ] = False,

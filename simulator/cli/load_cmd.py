@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
+from simulator.cli._common import DefectOption, SutOption
 from simulator.cli._errors import CliError, ExitCode, UsageProblem, cli_errors, err_console, out_console
 
 __all__ = ["load"]
@@ -178,16 +179,8 @@ def _list_profiles(path: Path | None) -> None:
 @cli_errors
 def load(
     profile: Annotated[str, typer.Option("--profile", help="Load profile (see --list-profiles).")] = "smoke",
-    sut: Annotated[
-        str,
-        typer.Option(
-            "--sut", metavar="reference|SUT.TOML", help="The built-in reference QLVB or a sut.toml."
-        ),
-    ] = "reference",
-    defect: Annotated[
-        list[str] | None,
-        typer.Option("--defect", metavar="NAME", help="Defect of the reference QLVB (repeatable)."),
-    ] = None,
+    sut: SutOption = "reference",
+    defect: DefectOption = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", metavar="DIR", help="Run directory (default runs/load-<profile>-<time>)."),
