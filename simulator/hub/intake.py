@@ -108,7 +108,9 @@ def _default_verifier_factory(data_dir: Path) -> Callable[[], VerifierLike]:
         from simulator.pki.dsig import SignaturePolicy, Verifier
 
         trust = TestCA.open(data_dir / "pki").trust_store()
-        return Verifier(trust, SignaturePolicy(), engine="fast")
+        # The hub reads only the verdict (not the verified tree) and hands over the tree its parser built,
+        # used by this request's thread alone: verified where it is, no copy, no re-parse.
+        return Verifier(trust, SignaturePolicy(), engine="fast", keep_signed_root=False, in_place=True)
 
     return make
 
@@ -492,9 +494,9 @@ class Intake:
     ) -> str:
         if policies.signature == "off" or result.root is None:
             return "not checked"
-        # The bytes, not result.root: simulator.pki.dsig copies a passed tree (serialise + re-parse) so
-        # as not to touch it, which measured slower than letting it parse the bytes itself.
-        verdict = self.verifier().verify(data)
+        # The parser's tree, not the bytes (parsing twice cost ≈0.2 ms a package): the default verifier
+        # checks it in place and leaves it as it was (Verifier(in_place=True)).
+        verdict = self.verifier().verify(result.root)
         if verdict.ok:
             for warning in getattr(verdict, "warnings", []) or []:
                 found.append(

@@ -1,8 +1,8 @@
 """The "fast" engine: exclusive C14N with lxml, hashlib and cryptography, nothing else.
 
 Only the cryptographic core lives here; :mod:`simulator.pki._xmldsig` has already checked the
-signature's place, structure and algorithms. The caller hands over a private tree: this engine
-detaches the Signature (enveloped transform) from it.
+signature's place, structure and algorithms. The caller hands over a private tree (this engine
+detaches the Signature from it, enveloped transform) or asks for the Signature to be put back.
 """
 
 from __future__ import annotations
@@ -81,14 +81,39 @@ def digest_of(canonical: bytes, digest_alg: str) -> bytes:
     return hashlib.sha256(canonical).digest()
 
 
-def verify_fast(root: etree._Element, parts: SignatureParts) -> bytes:
+def _digested_bytes(root: etree._Element, parts: SignatureParts, restore: bool) -> bytes:
+    """Canonical bytes of ``root`` without its Signature (enveloped transform).
+
+    ``restore``: put the Signature back exactly where it was (same position, same surrounding text)
+    afterwards, even on error, so the caller's tree is left as it came. Not thread-safe on a shared tree.
+    """
+    sig = parts.signature
+    parent = sig.getparent()
+    if not restore or parent is None:
+        remove_keeping_tail(sig)
+        return c14n(root, parts.ref_c14n_alg, parts.ref_prefixes)
+    index = parent.index(sig)
+    prev = sig.getprevious()
+    saved = prev.tail if prev is not None else parent.text
+    remove_keeping_tail(sig)
+    try:
+        return c14n(root, parts.ref_c14n_alg, parts.ref_prefixes)
+    finally:
+        parent.insert(index, sig)  # the Signature's own tail travels with it
+        if prev is not None:
+            prev.tail = saved
+        else:
+            parent.text = saved
+
+
+def verify_fast(root: etree._Element, parts: SignatureParts, *, restore: bool = False) -> bytes:
     """Check SignatureValue then the digest; return the canonical bytes that were digested.
 
-    ``root`` must be a private copy: the Signature is detached from it.
+    ``restore=False``: ``root`` must be a private copy, the Signature stays detached from it.
+    ``restore=True``: the Signature is detached for the digest and put back (see :func:`_digested_bytes`).
     """
     check_signature_value(c14n(parts.signed_info, parts.c14n_alg, parts.c14n_prefixes), parts)
-    remove_keeping_tail(parts.signature)
-    canonical = c14n(root, parts.ref_c14n_alg, parts.ref_prefixes)
+    canonical = _digested_bytes(root, parts, restore)
     if not hmac.compare_digest(digest_of(canonical, parts.digest_alg), parts.digest_value):
         raise Rejection(
             VerifyFailure.DIGEST_MISMATCH,

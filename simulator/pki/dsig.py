@@ -266,13 +266,31 @@ class Verifier:
     """Verify signed packages against an explicit trust store (reuse one instance: caches are per store)."""
 
     def __init__(
-        self, trust: TrustStore, policy: SignaturePolicy | None = None, *, engine: Engine = "fast"
+        self,
+        trust: TrustStore,
+        policy: SignaturePolicy | None = None,
+        *,
+        engine: Engine = "fast",
+        keep_signed_root: bool = True,
+        in_place: bool = False,
     ) -> None:
+        """``keep_signed_root=False``: leave :attr:`VerifyResult.signed_root` ``None`` (saves re-parsing
+        the canonical bytes when the caller does not read the verified tree).
+
+        ``in_place=True``: an element passed to :meth:`verify` (a document root without sibling
+        comments/PIs) is verified where it is, without a defensive copy — the fast engine detaches the
+        Signature for the digest and puts it back exactly where it was, success or failure. The caller
+        must not use that tree from another thread meanwhile, and must have parsed it safely
+        (:func:`simulator.edxml.xmlsafe.safe_fromstring`). The unsigned-package verdict's ``signed_root``
+        is then the caller's own tree. Bytes, the signxml engine and other elements are copied as usual.
+        """
         if engine not in ("fast", "signxml"):
             raise ValueError(f"engine must be 'fast' or 'signxml', not {engine!r}")
         self.trust = trust
         self.policy = policy if policy is not None else SignaturePolicy()
         self.engine: Engine = engine
+        self.keep_signed_root = keep_signed_root
+        self.in_place = in_place
 
     def verify(self, data: bytes | etree._Element) -> VerifyResult:
         """Verify ``data`` (bytes or an element, left untouched). Never raises on bad input."""
@@ -301,7 +319,15 @@ class Verifier:
 
     def _verify(self, data: bytes | etree._Element, warnings: list[str]) -> VerifyResult:
         policy = self.policy
-        root = _private_root(data, warnings)
+        in_place = (
+            self.in_place
+            and self.engine == "fast"
+            and isinstance(data, etree._Element)
+            and data.getparent() is None
+            and data.getprevious() is None
+            and data.getnext() is None
+        )
+        root = data if in_place and isinstance(data, etree._Element) else _private_root(data, warnings)
         sig = find_signature(root, policy.accept_edxml_namespace)
         if sig is None:
             if policy.require_signature:
@@ -317,7 +343,7 @@ class Verifier:
                 None,
                 "the package is not signed; accepted by policy as a reference-only document (QD28-4.1)",
                 "QD28-4.1",
-                signed_root=root,
+                signed_root=root if self.keep_signed_root else None,
                 warnings=warnings,
             )
         parts = inspect_signature(root, sig, allow_sha1=policy.allow_sha1)
@@ -330,7 +356,7 @@ class Verifier:
                 warnings.append(
                     "signxml cannot read edXML-namespace signatures; the built-in engine verified it"
                 )
-            canonical = verify_fast(root, parts)
+            canonical = verify_fast(root, parts, restore=in_place)
         comments = sum(1 for _ in root.iter(etree.Comment))
         if comments:
             warnings.append(
@@ -369,7 +395,7 @@ class Verifier:
             signer_subject=subject,
             signer_certificate=parts.certificate,
             algorithm=parts.algorithm_name,
-            signed_root=safe_fromstring(canonical),
+            signed_root=safe_fromstring(canonical) if self.keep_signed_root else None,
             warnings=warnings,
             signed=True,
             chain=chain.chain,

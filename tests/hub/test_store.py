@@ -12,12 +12,16 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from simulator.edxml.vntime import VN_TZ
+from simulator.hub import sqlite_store
 from simulator.hub.sqlite_store import SqliteStore
 from simulator.hub.store import (
     AgencyRecord,
@@ -68,11 +72,58 @@ def count(db: Path, table: str) -> int:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
     s = SqliteStore(tmp_path / "hub.db")
     s.init()
     s.init()  # idempotent
-    return s
+    yield s
+    s.close()
+
+
+def _checkpointers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("wal-checkpoint ")]
+
+
+def test_commits_never_checkpoint_and_the_background_thread_does(tmp_path: Path) -> None:
+    before = len(_checkpointers())
+    s = SqliteStore(tmp_path / "hub.db")
+    s.init()
+    try:
+        assert len(_checkpointers()) == before + 1
+        for i in range(20):  # ≈1 MB of pages in the WAL
+            rec, deliveries = package(os.urandom(50_000) + str(i).encode())
+            with s.transaction() as txn:
+                txn.insert_package(rec, deliveries)
+        db_size = (tmp_path / "hub.db").stat().st_size
+        assert db_size < 500_000, "a commit checkpointed on the request path"
+        deadline = time.monotonic() + 5
+        while (tmp_path / "hub.db").stat().st_size < 1_000_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (tmp_path / "hub.db").stat().st_size >= 1_000_000, "the checkpointer copied nothing"
+    finally:
+        s.close()
+    assert len(_checkpointers()) == before, "close() left the checkpointer running"
+    assert count(tmp_path / "hub.db", "packages") == 20
+
+
+def test_a_wal_over_the_bound_is_truncated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_store, "WAL_RESTART_BYTES", 100_000)
+    s = SqliteStore(tmp_path / "hub.db")
+    s.init()
+    try:
+        for i in range(10):
+            rec, deliveries = package(os.urandom(50_000) + str(i).encode())
+            with s.transaction() as txn:
+                txn.insert_package(rec, deliveries)
+        wal = tmp_path / "hub.db-wal"
+        assert wal.stat().st_size > 100_000
+        # a PASSIVE checkpoint leaves the file's size as it is; TRUNCATE empties it
+        deadline = time.monotonic() + 5
+        while wal.stat().st_size > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert wal.stat().st_size == 0
+    finally:
+        s.close()
 
 
 def test_a_package_commits_as_a_whole_or_not_at_all(store: SqliteStore) -> None:

@@ -10,15 +10,25 @@ from collections.abc import Callable
 import pytest
 from lxml import etree
 
+from simulator.edxml.xmlsafe import UnsafeXmlError, safe_fromstring
 from simulator.pki.ca import Credential, TestCA
-from simulator.pki.dsig import SignatureAlgorithm, SignaturePolicy, Verifier, VerifyFailure, sign
+from simulator.pki.dsig import (
+    SignatureAlgorithm,
+    SignaturePolicy,
+    Verifier,
+    VerifyFailure,
+    VerifyResult,
+    sign,
+)
 from tests.pki.samples import NS, SUBJECT, document_package, status_package
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 E = f"{{{NS}}}"
 D = f"{{{DS}}}"
 
-ENGINES = ["fast", "signxml"]
+ENGINES = ["fast", "signxml", "fast-in-place"]
+"""``fast-in-place``: the fast engine on the tree the caller already parsed (``Verifier(in_place=True)``,
+as the hub does), checking after every verdict that the caller's tree came back byte-identical."""
 
 
 @pytest.fixture(params=ENGINES)
@@ -38,7 +48,25 @@ def signed(creds: dict[str, Credential]) -> Callable[[str], bytes]:
     return get
 
 
+class _InPlaceVerifier(Verifier):
+    """Hands the fast engine a parsed element, as the hub does, and checks it is left untouched."""
+
+    def verify(self, data: bytes | etree._Element) -> VerifyResult:
+        if not isinstance(data, bytes):
+            return super().verify(data)
+        try:
+            root = safe_fromstring(data)
+        except UnsafeXmlError:
+            return super().verify(data)  # the hub never gets here: its parser refused the bytes first
+        before = etree.tostring(root)
+        result = super().verify(root)
+        assert etree.tostring(root) == before, "verify changed the caller's tree"
+        return result
+
+
 def verifier(ca: TestCA, engine: str, **policy: object) -> Verifier:
+    if engine == "fast-in-place":
+        return _InPlaceVerifier(ca.trust_store(), SignaturePolicy(**policy), engine="fast", in_place=True)  # type: ignore[arg-type]
     return Verifier(ca.trust_store(), SignaturePolicy(**policy), engine=engine)  # type: ignore[arg-type]
 
 
@@ -473,3 +501,54 @@ def test_comment_inside_signature_is_refused(ca: TestCA, engine: str, signed: Ca
 
     r = verifier(ca, engine).verify(edit(signed("good-rsa"), add))
     assert r.failure is VerifyFailure.MALFORMED and "comment" in r.message
+
+
+# ----------------------------------------------------------------------------- hub options
+
+
+def test_in_place_verification_leaves_the_tree_verifiable_again(
+    ca: TestCA, signed: Callable[[str], bytes]
+) -> None:
+    root = safe_fromstring(signed("good-rsa"))
+    before = etree.tostring(root)
+    v = Verifier(ca.trust_store(), engine="fast", in_place=True)
+    for _ in range(2):  # a Signature left detached would make the second verdict "unsigned"
+        r = v.verify(root)
+        assert r.ok and r.signed, r.message
+    assert etree.tostring(root) == before
+    assert root.find(f".//{D}Signature") is not None
+
+
+def test_in_place_restores_the_tree_after_a_digest_failure(
+    ca: TestCA, signed: Callable[[str], bytes]
+) -> None:
+    root = safe_fromstring(signed("good-rsa"))
+    subject = one(root, f".//{E}Subject")
+    subject.text = (subject.text or "") + " (altered)"
+    before = etree.tostring(root)
+    r = Verifier(ca.trust_store(), engine="fast", in_place=True).verify(root)
+    assert r.failure is VerifyFailure.DIGEST_MISMATCH
+    assert etree.tostring(root) == before
+
+
+def test_without_in_place_an_element_is_copied(ca: TestCA, signed: Callable[[str], bytes]) -> None:
+    root = safe_fromstring(signed("good-rsa"))
+    r = Verifier(ca.trust_store(), engine="fast").verify(root)
+    assert r.ok and r.signed_root is not None and r.signed_root is not root
+    assert root.find(f".//{D}Signature") is not None
+
+
+def test_keep_signed_root_false_gives_the_same_verdict_without_the_tree(
+    ca: TestCA, signed: Callable[[str], bytes]
+) -> None:
+    data = signed("good-rsa")
+    lean = Verifier(ca.trust_store(), engine="fast", keep_signed_root=False).verify(data)
+    full = Verifier(ca.trust_store(), engine="fast").verify(data)
+    assert lean.ok and lean.signed and lean.signed_root is None
+    assert (lean.message, lean.signer_subject, lean.algorithm) == (
+        full.message,
+        full.signer_subject,
+        full.algorithm,
+    )
+    bad = Verifier(ca.trust_store(), engine="fast", keep_signed_root=False).verify(signed("revoked"))
+    assert not bad.ok and bad.failure is VerifyFailure.REVOKED
