@@ -21,6 +21,10 @@ __all__ = [
     "ALGORITHMS",
     "PRIORITY_NAMES",
     "DefectOption",
+    "ReportsOutOption",
+    "SessionIdOption",
+    "SigningCertOption",
+    "SigningKeyOption",
     "SutOption",
     "default_credential",
     "load_package",
@@ -187,4 +191,17 @@ DefectOption = Annotated[
         help="Run the reference QLVB with this deliberate defect (repeatable; "
         "`lienthong conformance --list-defects` names them).",
     ),
+]
+ReportsOutOption = Annotated[
+    Path,
+    typer.Option("--out", metavar="DIR", help="Reports directory; the report goes to DIR/<session-id>/."),
+]
+SessionIdOption = Annotated[
+    str | None, typer.Option("--session-id", metavar="ID", help="Session ID (default: date-time-random).")
+]
+SigningKeyOption = Annotated[
+    Path | None, typer.Option("--signing-key", metavar="PEM", help="The regulator's own signing key.")
+]
+SigningCertOption = Annotated[
+    Path | None, typer.Option("--signing-cert", metavar="PEM", help="Its certificate (then its chain).")
 ]

@@ -32,7 +32,14 @@ from rich.progress import (
 from rich.text import Text
 
 from simulator.certify.orchestrate import Observer
-from simulator.cli._common import DefectOption, SutOption
+from simulator.cli._common import (
+    DefectOption,
+    ReportsOutOption,
+    SessionIdOption,
+    SigningCertOption,
+    SigningKeyOption,
+    SutOption,
+)
 from simulator.cli._errors import CliError, ExitCode, UsageProblem, cli_errors, err_console, out_console
 
 if TYPE_CHECKING:
@@ -190,19 +197,10 @@ def certify(
             help="Load profile: smoke, province-peak, national-soak, stress, or none.",
         ),
     ] = "smoke",
-    out: Annotated[
-        Path,
-        typer.Option("--out", metavar="DIR", help="Reports directory; the report goes to DIR/<session-id>/."),
-    ] = Path("reports"),
-    signing_key: Annotated[
-        Path | None, typer.Option("--signing-key", metavar="PEM", help="The regulator's own signing key.")
-    ] = None,
-    signing_cert: Annotated[
-        Path | None, typer.Option("--signing-cert", metavar="PEM", help="Its certificate (then its chain).")
-    ] = None,
-    session_id: Annotated[
-        str | None, typer.Option("--session-id", metavar="ID", help="Session ID (default: date-time-random).")
-    ] = None,
+    out: ReportsOutOption = Path("reports"),
+    signing_key: SigningKeyOption = None,
+    signing_cert: SigningCertOption = None,
+    session_id: SessionIdOption = None,
     tags: Annotated[
         str | None,
         typer.Option("--tags", metavar="EXPR", help='Run only these scenarios, e.g. "receive or QD28-9.1".'),

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
+from simulator.cli._common import ReportsOutOption, SessionIdOption, SigningCertOption, SigningKeyOption
 from simulator.cli._errors import InvalidInput, UsageProblem, cli_errors, out_console
 from simulator.home import lienthong_home
 
@@ -186,19 +187,10 @@ def build(
     load: Annotated[
         Path | None, typer.Option("--load", metavar="RUN", help="Load run directory (lienthong load --out).")
     ] = None,
-    out: Annotated[
-        Path,
-        typer.Option("--out", metavar="DIR", help="Reports directory; the report goes to DIR/<session-id>/."),
-    ] = Path("reports"),
-    session_id: Annotated[
-        str | None, typer.Option("--session-id", metavar="ID", help="Session ID (default: date-time-random).")
-    ] = None,
-    signing_key: Annotated[
-        Path | None, typer.Option("--signing-key", metavar="PEM", help="The regulator's own signing key.")
-    ] = None,
-    signing_cert: Annotated[
-        Path | None, typer.Option("--signing-cert", metavar="PEM", help="Its certificate (then its chain).")
-    ] = None,
+    out: ReportsOutOption = Path("reports"),
+    session_id: SessionIdOption = None,
+    signing_key: SigningKeyOption = None,
+    signing_cert: SigningCertOption = None,
     sut_name: Annotated[
         str | None,
         typer.Option(
