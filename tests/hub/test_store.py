@@ -30,6 +30,7 @@ from simulator.hub.store import (
     EvidenceRecord,
     PackageRecord,
     StatusEvent,
+    StoreUnavailable,
 )
 
 AT = dt.datetime(2026, 11, 23, 8, 0, tzinfo=VN_TZ)
@@ -124,6 +125,122 @@ def test_a_wal_over_the_bound_is_truncated(tmp_path: Path, monkeypatch: pytest.M
         assert wal.stat().st_size == 0
     finally:
         s.close()
+
+
+def _wal_sequence(db: Path) -> int:
+    """The WAL header's checkpoint sequence number: it goes up by one each time the WAL restarts."""
+    with open(f"{db}-wal", "rb") as fh:
+        header = fh.read(16)
+    return int.from_bytes(header[12:16], "big") if len(header) == 16 else 0
+
+
+def test_a_steady_stream_of_writes_still_restarts_the_wal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Passive checkpoints alone never let the WAL restart while writers keep appending (it grew to the
+    TRUNCATE bound and every TRUNCATE stalled writers ~0.4 s); the finishing pass under the writer lock
+    does. Here the writer never pauses, and the WAL must still come back to its beginning."""
+    monkeypatch.setattr(sqlite_store, "WAL_FINISH_BYTES", 300_000)
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_INTERVAL_S", 0.05)
+    s = SqliteStore(tmp_path / "hub.db")
+    s.init()
+    wal = tmp_path / "hub.db-wal"
+    largest = 0
+    try:
+        deadline = time.monotonic() + 5
+        i = 0
+        first = _wal_sequence(tmp_path / "hub.db")
+        while time.monotonic() < deadline and _wal_sequence(tmp_path / "hub.db") < first + 3:
+            rec, deliveries = package(os.urandom(50_000) + str(i).encode())
+            with s.transaction() as txn:
+                txn.insert_package(rec, deliveries)
+            i += 1
+            largest = max(largest, wal.stat().st_size)
+        restarts = _wal_sequence(tmp_path / "hub.db") - first
+        assert restarts >= 3, f"the WAL restarted {restarts} time(s) in {i} back-to-back writes"
+        assert largest < sqlite_store.WAL_RESTART_BYTES, "the WAL reached the TRUNCATE bound"
+    finally:
+        s.close()
+    assert count(tmp_path / "hub.db", "packages") == i
+
+
+def test_one_process_checkpoints_a_database(tmp_path: Path) -> None:
+    before = len(_checkpointers())
+    a = SqliteStore(tmp_path / "hub.db")
+    b = SqliteStore(tmp_path / "hub.db")
+    a.init()
+    b.init()
+    try:
+        rec, deliveries = package(os.urandom(50_000))
+        with a.transaction() as txn:
+            txn.insert_package(rec, deliveries)
+        deadline = time.monotonic() + 5
+        duty = [a._checkpointer, b._checkpointer]
+        while time.monotonic() < deadline and not any(c is not None and c._on_duty for c in duty):
+            time.sleep(0.05)
+        time.sleep(3 * sqlite_store.CHECKPOINT_INTERVAL_S)
+        assert sorted(c is not None and c._on_duty for c in duty) == [False, True]
+        holder = a if a._checkpointer is not None and a._checkpointer._on_duty else b
+        other = b if holder is a else a
+        holder.close()  # the other store's checkpointer takes the duty over
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not (other._checkpointer and other._checkpointer._on_duty):
+            time.sleep(0.05)
+        assert other._checkpointer is not None and other._checkpointer._on_duty
+    finally:
+        a.close()
+        b.close()
+    assert len(_checkpointers()) == before
+
+
+def test_a_writer_held_up_past_the_busy_timeout_fails_naming_the_lock(tmp_path: Path) -> None:
+    import fcntl
+
+    s = SqliteStore(tmp_path / "hub.db", busy_timeout_ms=300)
+    s.init()
+    rec, deliveries = package(b"<edXML/>")
+    lock_path = tmp_path / f"hub.db{sqlite_store.WRITER_LOCK_SUFFIX}"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another writer (its own open file) holds the lock
+        t0 = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="writer lock") as info, s.transaction() as txn:
+            txn.insert_package(rec, deliveries)
+        assert 0.25 < time.monotonic() - t0 < 5
+        assert str(lock_path) in str(info.value)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        with s.transaction() as txn:  # released: the same write goes through, nothing was half-done
+            txn.insert_package(rec, deliveries)
+    finally:
+        os.close(fd)
+        s.close()
+    assert count(tmp_path / "hub.db", "packages") == 1
+
+
+def test_writers_in_threads_with_their_own_stores_serialise_on_the_writer_lock(tmp_path: Path) -> None:
+    stores = [SqliteStore(tmp_path / "hub.db", busy_timeout_ms=10_000) for _ in range(3)]
+    for st in stores:
+        st.init()
+    errors: list[BaseException] = []
+
+    def write(st: SqliteStore, n: int) -> None:
+        try:
+            for i in range(n):
+                rec, deliveries = package(os.urandom(2_000) + f"{id(st)}-{i}".encode())
+                with st.transaction() as txn:
+                    txn.insert_package(rec, deliveries)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(st, 60)) for st in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for st in stores:
+        st.close()
+    assert errors == []
+    assert count(tmp_path / "hub.db", "packages") == 180
 
 
 def test_a_package_commits_as_a_whole_or_not_at_all(store: SqliteStore) -> None:
