@@ -19,6 +19,7 @@ may itself contain slashes (``28/2018/QĐ-TTg``), so the split is at the first s
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -152,7 +153,7 @@ def _strict_agency_defects(s: str) -> list[str]:
     return defects
 
 
-def _analyse_agency(text: str) -> tuple[AgencyCode | None, list[_Problem]]:
+def _read_agency(text: str) -> tuple[AgencyCode | None, list[_Problem]]:
     """Parse ``text`` as leniently as possible and list every departure from the strict form."""
     problems: list[_Problem] = []
     s = text.strip()
@@ -202,6 +203,14 @@ def _analyse_agency(text: str) -> tuple[AgencyCode | None, list[_Problem]]:
     depth = max([1, *(n for n in (2, 3, 4) if _is_set(groups[4 - n]))])
     code = AgencyCode(s, groups, level1, kind, depth, conforming=not defects)
     return code, problems
+
+
+@functools.lru_cache(maxsize=4096)
+def _analyse_agency(text: str) -> tuple[AgencyCode | None, tuple[_Problem, ...]]:
+    """:func:`_read_agency`, remembered: a hub sees the same few hundred codes in every package (a
+    validation reads five to ten of them per package). Results are immutable."""
+    code, problems = _read_agency(text)
+    return code, tuple(problems)
 
 
 def _gap_note(code: AgencyCode) -> str | None:
@@ -307,7 +316,7 @@ class DocumentIdentifier:
         return f"{self.agency},{middle},{self.number}"
 
 
-def _analyse_document_id(text: str) -> tuple[DocumentIdentifier | None, list[_Problem]]:
+def _read_document_id(text: str) -> tuple[DocumentIdentifier | None, list[_Problem]]:
     problems: list[_Problem] = []
     expected = (
         "expected <agency code>,<yyyy/MM/dd>,<number>/<notation> "
@@ -394,6 +403,14 @@ def _analyse_document_id(text: str) -> tuple[DocumentIdentifier | None, list[_Pr
     if sep and not notation.strip():
         problems.append(_Problem(f"document identifier {text!r} has an empty notation after '/'", True))
     return DocumentIdentifier(code.text, date, year, number, form), problems
+
+
+@functools.lru_cache(maxsize=1024)
+def _analyse_document_id(text: str) -> tuple[DocumentIdentifier | None, tuple[_Problem, ...]]:
+    """:func:`_read_document_id`, remembered (a package's identifier is read by the parser, then by two
+    validation rules, and again in the status packages that answer it)."""
+    ident, problems = _read_document_id(text)
+    return ident, tuple(problems)
 
 
 def parse_document_id(text: str, *, strict: bool = True) -> DocumentIdentifier:

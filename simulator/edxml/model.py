@@ -11,6 +11,7 @@ Nothing here does I/O or XML; see ``builder`` and ``parser``.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
@@ -267,20 +268,77 @@ class ManifestReference:
     description: str | None = None
 
 
-@dataclass(slots=True)
 class Attachment:
     """AttachmentEncoded/Attachment.
 
     ``payload`` is the decoded ContentTransferEncoded bytes: for the official builder's form a ZIP
     archive holding one file (``content_type == "application/zip"``), for the lenient form the
     file itself. ``simulator.edxml.attachments`` wraps and unwraps.
+
+    :meth:`deferred` makes one whose base64 text was checked but not decoded: ``payload`` decodes it
+    on first use. The hub reads every package it routes but never opens an attachment in lenient mode,
+    and decoding 50 KB of base64 costs more than verifying the package's signature.
     """
 
-    content_id: str
-    attachment_name: str
-    payload: bytes
-    content_type: str | None = "application/zip"
-    description: str | None = None
+    __slots__ = ("_encoded", "_payload", "attachment_name", "content_id", "content_type", "description")
+    __match_args__ = ("content_id", "attachment_name", "payload", "content_type", "description")
+
+    def __init__(
+        self,
+        content_id: str,
+        attachment_name: str,
+        payload: bytes,
+        content_type: str | None = "application/zip",
+        description: str | None = None,
+    ) -> None:
+        self.content_id = content_id
+        self.attachment_name = attachment_name
+        self.content_type = content_type
+        self.description = description
+        self._payload: bytes | None = payload
+        self._encoded: str | None = None
+
+    @classmethod
+    def deferred(
+        cls,
+        content_id: str,
+        attachment_name: str,
+        encoded: str,
+        content_type: str | None = "application/zip",
+        description: str | None = None,
+    ) -> Attachment:
+        """An attachment from ``encoded``, base64 already checked to be valid (RFC 4648, no whitespace)."""
+        att = cls(content_id, attachment_name, b"", content_type, description)
+        att._payload, att._encoded = None, encoded
+        return att
+
+    @property
+    def payload(self) -> bytes:
+        if self._payload is None:
+            self._payload = base64.b64decode(self._encoded or "")
+            self._encoded = None
+        return self._payload
+
+    @payload.setter
+    def payload(self, value: bytes) -> None:
+        self._payload, self._encoded = value, None
+
+    def _key(self) -> tuple[str, str, bytes, str | None, str | None]:
+        return (self.content_id, self.attachment_name, self.payload, self.content_type, self.description)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Attachment):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclasses beside it
+
+    def __repr__(self) -> str:
+        return (
+            f"Attachment(content_id={self.content_id!r}, attachment_name={self.attachment_name!r}, "
+            f"payload=<{len(self.payload)} bytes>, content_type={self.content_type!r}, "
+            f"description={self.description!r})"
+        )
 
 
 @dataclass(slots=True)

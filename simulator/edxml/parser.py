@@ -162,11 +162,12 @@ def _text_of(el: etree._Element) -> str:
 class _Reader:
     """Walks one tree; collects diagnostics. Paths are computed only when something is said."""
 
-    __slots__ = ("diags", "prefix")
+    __slots__ = ("decode", "diags", "prefix")
 
-    def __init__(self, namespace: str) -> None:
+    def __init__(self, namespace: str, *, decode: bool = True) -> None:
         self.prefix = "{" + namespace + "}" if namespace else ""
         self.diags: list[Diagnostic] = []
+        self.decode = decode
 
     # -- diagnostics -------------------------------------------------------------------------
     def say(self, severity: Severity, path: str, requirement: str, message: str) -> None:
@@ -586,7 +587,16 @@ class _Reader:
                 f"{label} has no ContentTransferEncoded; the attachment is skipped — add the base64 content",
             )
             return None
-        payload, problem = _b64decode(_text_of(enc))
+        text = _text_of(enc)
+        if not self.decode:
+            checked, problem = _b64check(text)
+            if checked is not None:
+                return Attachment.deferred(
+                    cid, name, checked, self.string(k, "ContentType"), self.string(k, "Description")
+                )
+            payload = None
+        else:
+            payload, problem = _b64decode(text)
         if payload is None:
             self.say(
                 Severity.ERROR,
@@ -691,6 +701,35 @@ def _b64decode(text: str) -> tuple[bytes | None, str]:
     return payload, problem
 
 
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _b64check(text: str) -> tuple[str | None, str]:
+    """What :func:`_b64decode` accepts, without decoding: the text to decode later (whitespace removed),
+    or None and the problem. A table lookup per byte instead of CPython's decoder (~4× faster)."""
+    checked, problem = _b64_syntax(text)
+    if checked is None:
+        compact = "".join(text.split())
+        if compact != text:
+            checked, problem = _b64_syntax(compact)
+    return checked, problem
+
+
+def _b64_syntax(text: str) -> tuple[str | None, str]:
+    if len(text) % 4:
+        return None, f"{len(text)} base64 characters, not a multiple of 4: truncated or badly padded"
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        return None, "Non-base64 digit found"
+    core = raw.rstrip(b"=")
+    if core.translate(None, _B64_ALPHABET):
+        return None, "Non-base64 digit found"
+    if len(raw) - len(core) > 2:
+        return None, "Excess padding"
+    return text, ""
+
+
 def _b64_strict(text: str) -> tuple[bytes | None, str]:
     # b64decode(validate=True) is one C regex check of the alphabet plus the C decoder; with the length
     # check it is as strict as a2b_base64(strict_mode=True), and faster.
@@ -711,12 +750,16 @@ def _result(
     return ParseResult(package=package, diagnostics=reader.diags, root=root, kind=kind)
 
 
-def parse_tree(root: etree._Element) -> ParseResult:
-    """Read an already parsed tree (root ``edXML``). Never raises for bad content."""
+def parse_tree(root: etree._Element, *, decode_attachments: bool = True) -> ParseResult:
+    """Read an already parsed tree (root ``edXML``). Never raises for bad content.
+
+    ``decode_attachments=False`` checks each attachment's base64 without decoding it (same
+    diagnostics); :attr:`Attachment.payload` decodes on first use.
+    """
     tag = root.tag
     local = _local(tag)
     namespace = tag[1 : tag.index("}")] if isinstance(tag, str) and tag.startswith("{") else ""
-    reader = _Reader(namespace)
+    reader = _Reader(namespace, decode=decode_attachments)
     if local != "edXML":
         reader.say(
             Severity.ERROR,
@@ -836,8 +879,16 @@ def _document(
     return _result(reader, root, package, "document")
 
 
-def parse(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, strip_junk: bool = True) -> ParseResult:
-    """Parse edXML bytes. Never raises for bad input: problems come back as diagnostics."""
+def parse(
+    data: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    strip_junk: bool = True,
+    decode_attachments: bool = True,
+) -> ParseResult:
+    """Parse edXML bytes. Never raises for bad input: problems come back as diagnostics.
+
+    ``decode_attachments``: see :func:`parse_tree`."""
     diagnostics: list[Diagnostic] = []
     junk = 0
     if strip_junk:
@@ -857,7 +908,7 @@ def parse(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, strip_junk: bool =
     except UnsafeXmlError as exc:
         diagnostics.append(Diagnostic(Severity.ERROR, "/", "EDXML-XML", str(exc)))
         return ParseResult(package=None, diagnostics=diagnostics, junk_bytes=junk)
-    result = parse_tree(root)
+    result = parse_tree(root, decode_attachments=decode_attachments)
     result.diagnostics[:0] = diagnostics
     result.junk_bytes = junk
     return result

@@ -180,7 +180,8 @@ class Intake:
                 )
             )
 
-        result = parse(data, max_bytes=self._max, strip_junk=not strict)
+        # lenient mode never opens an attachment: its base64 is checked, decoded only if something reads it
+        result = parse(data, max_bytes=self._max, strip_junk=not strict, decode_attachments=strict)
         found.extend(result.diagnostics)
         package = self._package(result, strict, found)
         if message_type is None:

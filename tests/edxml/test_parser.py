@@ -13,6 +13,7 @@ from simulator.edxml.builder import build, build_tree, serialize
 from simulator.edxml.diagnostics import Diagnostic, EdxmlError, Severity
 from simulator.edxml.model import (
     NAMESPACE,
+    Attachment,
     BusinessDocType,
     DocumentPackage,
     Priority,
@@ -578,3 +579,59 @@ def test_every_cited_requirement_is_catalogued() -> None:
     result = _reparse(root)
     assert len(result.diagnostics) == 4
     _assert_catalogued(result)
+
+
+# --- deferred attachments (the hub's lenient path checks base64 without decoding it) ---------------
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_deferred_attachments_read_like_decoded_ones(wrapped: bool) -> None:
+    pkg = rich_document()
+    root = build_tree(pkg)
+    if wrapped:
+        enc = _find(root, "e:AttachmentEncoded/e:Attachment/e:ContentTransferEncoded")
+        enc.text = base64.encodebytes(pkg.attachments[0].payload).decode("ascii").replace("\n", "\r\n  ")
+    data = serialize(root)
+    eager, lazy = parse(data), parse(data, decode_attachments=False)
+    assert lazy.diagnostics == eager.diagnostics == []
+    lazy_doc = _doc(lazy)
+    assert all(a._payload is None for a in lazy_doc.attachments), "decoded although deferred"
+    assert lazy_doc == _doc(eager) == pkg  # comparing decodes
+    assert [a.payload for a in lazy_doc.attachments] == [a.payload for a in pkg.attachments]
+
+
+@pytest.mark.parametrize("bad", ["not base64!", "QUJD=", "QUJDRA", "QUJD\u00e9RA==", "QU=D", "A===", "===="])
+def test_deferred_attachments_refuse_the_same_bad_base64(bad: str) -> None:
+    pkg = rich_document()
+    root = build_tree(pkg)
+    _find(root, "e:AttachmentEncoded/e:Attachment/e:ContentTransferEncoded").text = bad
+    data = serialize(root)
+    eager, lazy = parse(data), parse(data, decode_attachments=False)
+    assert [(d.severity, d.requirement, d.path) for d in lazy.diagnostics] == [
+        (d.severity, d.requirement, d.path) for d in eager.diagnostics
+    ]
+    assert [a.content_id for a in _doc(lazy).attachments] == ["cid:2"]
+
+
+def test_the_base64_check_agrees_with_the_decoder_on_random_text() -> None:
+    import random
+
+    from simulator.edxml.parser import _b64check, _b64decode
+
+    rng = random.Random(20261123)
+    alphabet = "ABCDabcd0189+/" + "=" * 4 + " \n\r\t" + "é-_!"
+    for _ in range(5_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 14)))
+        decoded, _ = _b64decode(text)
+        checked, _ = _b64check(text)
+        assert (checked is None) == (decoded is None), text
+        if checked is not None:
+            assert base64.b64decode(checked) == decoded, text
+
+
+def test_a_deferred_attachment_set_explicitly_drops_its_text() -> None:
+    att = Attachment.deferred("cid:1", "a.txt", base64.b64encode(b"abc").decode(), "text/plain")
+    assert att.payload == b"abc" and att._encoded is None
+    att.payload = b"xyz"
+    assert att == Attachment("cid:1", "a.txt", b"xyz", "text/plain")
+    assert "payload=<3 bytes>" in repr(att)
