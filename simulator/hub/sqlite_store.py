@@ -28,7 +28,7 @@ Checkpoints. No commit checkpoints (``wal_autocheckpoint = 0``): one process's b
 (:class:`_Checkpointer`) copies committed frames into the database file without blocking anyone
 (``PASSIVE``). A passive checkpoint alone never catches up with a steady stream of writes: the WAL
 grew to the TRUNCATE bound every two seconds and each TRUNCATE stalled the writers 330–430 ms. So
-once the WAL holds about a second of writes, the thread takes the writer lock for a last pass
+once the WAL holds 16 MB (a third of a second of writes at full speed), the thread takes the writer lock for a last pass
 (~0.3 ms: only frames appended during the unlocked passes are left), and the next writer starts the
 WAL again from its beginning.
 """
@@ -98,7 +98,7 @@ CHECKPOINT_INTERVAL_S = 0.2
 """How often the background checkpointer copies committed WAL frames into the database file."""
 WRITER_LOCK_SUFFIX = "-writer.lock"
 """The writer lock's file beside the database (``hub.db-writer.lock``); it holds no data."""
-WAL_FINISH_BYTES = 32 * 1024 * 1024
+WAL_FINISH_BYTES = 16 * 1024 * 1024
 """From this size of the ``-wal`` file on, the checkpointer finishes its passes under the writer lock so
 the next writer restarts the WAL from its beginning (see :class:`_Checkpointer`)."""
 CHECKPOINTER_LOCK_SUFFIX = "-checkpointer.lock"
@@ -755,8 +755,7 @@ class _Checkpointer:
         # The frame counts are those of the checkpoint's start: writers may have appended since, and
         # the next writer restarts the WAL only if *everything* was copied when its transaction began.
         # Under the writer lock nobody appends, so this pass copies the rest for good. It holds the
-        # writers up, so it runs once the WAL holds WAL_FINISH_BYTES (about a second of writes at full
-        # speed); a smaller WAL is left to grow.
+        # writers up, so it runs once the WAL holds WAL_FINISH_BYTES; a smaller WAL is left to grow.
         if result[1] * self._frame_bytes < WAL_FINISH_BYTES:  # frames in use, not the file's size
             return  # module global: tests lower it
         if not self._writer_lock.acquire(self._FINISH_LOCK_TIMEOUT_S):
