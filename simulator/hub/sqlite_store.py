@@ -28,9 +28,9 @@ Checkpoints. No commit checkpoints (``wal_autocheckpoint = 0``): one process's b
 (:class:`_Checkpointer`) copies committed frames into the database file without blocking anyone
 (``PASSIVE``). A passive checkpoint alone never catches up with a steady stream of writes: the WAL
 grew to the TRUNCATE bound every two seconds and each TRUNCATE stalled the writers 330–430 ms. So
-once the WAL holds 16 MB (a third of a second of writes at full speed), the thread takes the writer lock for a last pass
-(~0.3 ms: only frames appended during the unlocked passes are left), and the next writer starts the
-WAL again from its beginning.
+once the WAL holds 16 MB (a third of a second of writes at full speed), the thread takes the writer
+lock for a last pass (~0.3 ms: only frames appended during the unlocked passes are left), and the
+next writer starts the WAL again from its beginning.
 """
 
 from __future__ import annotations
