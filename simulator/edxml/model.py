@@ -275,9 +275,10 @@ class Attachment:
     archive holding one file (``content_type == "application/zip"``), for the lenient form the
     file itself. ``simulator.edxml.attachments`` wraps and unwraps.
 
-    :meth:`deferred` makes one whose base64 text was checked but not decoded: ``payload`` decodes it
-    on first use. The hub reads every package it routes but never opens an attachment in lenient mode,
-    and decoding 50 KB of base64 costs more than verifying the package's signature.
+    ``encoded=`` (instead of ``payload``) makes one from base64 text already checked to be valid
+    (RFC 4648, no whitespace): ``payload`` decodes it on first use. The hub reads every package it
+    routes but never opens an attachment in lenient mode, and decoding 50 KB of base64 costs more
+    than verifying the package's signature.
     """
 
     __slots__ = ("_encoded", "_payload", "attachment_name", "content_id", "content_type", "description")
@@ -287,30 +288,20 @@ class Attachment:
         self,
         content_id: str,
         attachment_name: str,
-        payload: bytes,
+        payload: bytes | None = None,
         content_type: str | None = "application/zip",
         description: str | None = None,
+        *,
+        encoded: str | None = None,
     ) -> None:
+        if (payload is None) == (encoded is None):
+            raise TypeError("Attachment needs either payload (bytes) or encoded (checked base64 text)")
         self.content_id = content_id
         self.attachment_name = attachment_name
         self.content_type = content_type
         self.description = description
         self._payload: bytes | None = payload
-        self._encoded: str | None = None
-
-    @classmethod
-    def deferred(
-        cls,
-        content_id: str,
-        attachment_name: str,
-        encoded: str,
-        content_type: str | None = "application/zip",
-        description: str | None = None,
-    ) -> Attachment:
-        """An attachment from ``encoded``, base64 already checked to be valid (RFC 4648, no whitespace)."""
-        att = cls(content_id, attachment_name, b"", content_type, description)
-        att._payload, att._encoded = None, encoded
-        return att
+        self._encoded: str | None = encoded
 
     @property
     def payload(self) -> bytes:

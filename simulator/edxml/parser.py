@@ -44,6 +44,7 @@ import base64
 import binascii
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
@@ -94,6 +95,7 @@ __all__ = [
 PackageKind = Literal["document", "status"]
 _Kids = dict[str, list[etree._Element]]
 _IntEnumT = TypeVar("_IntEnumT", Priority, BusinessDocType, ReceiverType)
+_T = TypeVar("_T")
 
 _NS_PREFIX = "{" + NAMESPACE + "}"
 _INT = re.compile(r"^[+-]?[0-9]+$")
@@ -591,8 +593,13 @@ class _Reader:
         if not self.decode:
             checked, problem = _b64check(text)
             if checked is not None:
-                return Attachment.deferred(
-                    cid, name, checked, self.string(k, "ContentType"), self.string(k, "Description")
+                return Attachment(
+                    cid,
+                    name,
+                    None,
+                    self.string(k, "ContentType"),
+                    self.string(k, "Description"),
+                    encoded=checked,
                 )
             payload = None
         else:
@@ -693,12 +700,7 @@ def _offset(delta: dt.timedelta) -> str:
 
 def _b64decode(text: str) -> tuple[bytes | None, str]:
     """Standard padded base64 (RFC 4648); whitespace (line-wrapped, MIME style) is tolerated."""
-    payload, problem = _b64_strict(text)
-    if payload is None:
-        compact = "".join(text.split())
-        if compact != text:
-            payload, problem = _b64_strict(compact)
-    return payload, problem
+    return _tolerating_whitespace(_b64_strict, text)
 
 
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -707,12 +709,16 @@ _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 def _b64check(text: str) -> tuple[str | None, str]:
     """What :func:`_b64decode` accepts, without decoding: the text to decode later (whitespace removed),
     or None and the problem. A table lookup per byte instead of CPython's decoder (~4× faster)."""
-    checked, problem = _b64_syntax(text)
-    if checked is None:
+    return _tolerating_whitespace(_b64_syntax, text)
+
+
+def _tolerating_whitespace(read: Callable[[str], tuple[_T | None, str]], text: str) -> tuple[_T | None, str]:
+    value, problem = read(text)
+    if value is None:
         compact = "".join(text.split())
         if compact != text:
-            checked, problem = _b64_syntax(compact)
-    return checked, problem
+            value, problem = read(compact)
+    return value, problem
 
 
 def _b64_syntax(text: str) -> tuple[str | None, str]:

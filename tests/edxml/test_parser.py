@@ -630,8 +630,10 @@ def test_the_base64_check_agrees_with_the_decoder_on_random_text() -> None:
 
 
 def test_a_deferred_attachment_set_explicitly_drops_its_text() -> None:
-    att = Attachment.deferred("cid:1", "a.txt", base64.b64encode(b"abc").decode(), "text/plain")
+    att = Attachment("cid:1", "a.txt", None, "text/plain", encoded=base64.b64encode(b"abc").decode())
     assert att.payload == b"abc" and att._encoded is None
     att.payload = b"xyz"
     assert att == Attachment("cid:1", "a.txt", b"xyz", "text/plain")
     assert "payload=<3 bytes>" in repr(att)
+    with pytest.raises(TypeError, match="either payload"):
+        Attachment("cid:1", "a.txt")
