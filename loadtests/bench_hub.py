@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Hub throughput (Locust → sendEdoc, signatures enforced) and send→visible latency at a fixed rate.
 
-    python loadtests/bench_hub.py [--seconds 20] [--workers 2] [--users 32] [--size 50000] [--json out.json]
+    python loadtests/bench_hub.py [--seconds 20] [--workers 2] [--users 16] [--size 50000] [--json out.json]
 
 1. Runs the machine's yardstick ``/work/shared/bench/ceiling.py --json`` (``--ceiling PATH``; skipped
    with a note when absent) in the same session.
@@ -857,7 +857,7 @@ def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0, help="Locust run time per setting (default 20)")
     ap.add_argument("--workers", type=_ints, default=[2], help="hub worker processes, e.g. 1,2,3 (default 2)")
-    ap.add_argument("--users", type=_ints, default=[32], help="Locust users, e.g. 16,32 (default 32)")
+    ap.add_argument("--users", type=_ints, default=[16], help="Locust users, e.g. 8,16 (default 16)")
     ap.add_argument("--locust-processes", type=_ints, default=[1], help="Locust --processes (default 1)")
     ap.add_argument("--size", type=int, default=50_000, help="signed package size in bytes (default 50000)")
     ap.add_argument(
