@@ -94,6 +94,11 @@ __all__ = [
 
 PackageKind = Literal["document", "status"]
 _Kids = dict[str, list[etree._Element]]
+_UNSEEN = "\x00"  # no XML name holds a NUL
+_NAMES: dict[str, dict[str, str | None]] = {}
+"""Namespace prefix → {tag → local name, or None when in another namespace}: a dict lookup per child
+instead of a prefix test and a slice (the same few dozen tags recur in every package)."""
+_NAMES_MAX = 4096  # hostile input cannot grow the memo without bound
 _IntEnumT = TypeVar("_IntEnumT", Priority, BusinessDocType, ReceiverType)
 _T = TypeVar("_T")
 
@@ -164,10 +169,11 @@ def _text_of(el: etree._Element) -> str:
 class _Reader:
     """Walks one tree; collects diagnostics. Paths are computed only when something is said."""
 
-    __slots__ = ("decode", "diags", "prefix")
+    __slots__ = ("decode", "diags", "names", "prefix")
 
     def __init__(self, namespace: str, *, decode: bool = True) -> None:
         self.prefix = "{" + namespace + "}" if namespace else ""
+        self.names = _NAMES.setdefault(self.prefix, {}) if len(_NAMES) < _NAMES_MAX else {}
         self.diags: list[Diagnostic] = []
         self.decode = decode
 
@@ -179,28 +185,32 @@ class _Reader:
     def kids(self, el: etree._Element) -> _Kids:
         """Children in the document namespace, grouped by local name, in document order."""
         groups: _Kids = {}
-        prefix = self.prefix
-        plen = len(prefix)
-        for child in el:
+        names = self.names
+        for child in el.iterchildren(etree.Element):  # elements only: no comments or PIs
             tag = child.tag
-            if not isinstance(tag, str):
-                continue  # comment or processing instruction
-            if plen:
-                if not tag.startswith(prefix):
-                    self._foreign(child, tag)
-                    continue
-                local = tag[plen:]
-            elif tag[0] == "{":
+            local = names.get(tag, _UNSEEN)
+            if local is _UNSEEN:
+                local = self._local_name(tag)
+            if local is None:
                 self._foreign(child, tag)
                 continue
-            else:
-                local = tag
             group = groups.get(local)
             if group is None:
                 groups[local] = [child]
             else:
                 group.append(child)
         return groups
+
+    def _local_name(self, tag: str) -> str | None:
+        """The local name of a tag in the document's namespace; None for another namespace."""
+        prefix = self.prefix
+        if prefix:
+            local = tag[len(prefix) :] if tag.startswith(prefix) else None
+        else:
+            local = None if tag[:1] == "{" else tag
+        if len(self.names) < _NAMES_MAX:  # remembered per namespace, across packages
+            self.names[tag] = local
+        return local
 
     def _foreign(self, child: etree._Element, tag: str) -> None:
         local = _local(tag)
