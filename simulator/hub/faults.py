@@ -89,6 +89,7 @@ _MAX_LATENCY_MS = 600_000.0
 _MAX_TIMEOUT_S = 3600.0
 _FIELDS = (
     "operation",
+    "system",
     "latency_ms",
     "error_rate",
     "timeout",
@@ -115,6 +116,7 @@ class DroppedResponse(Exception):
 class FaultRule:
     id: str
     operation: str = "*"
+    system: str | None = None  # only calls whose XroadVnpt-systemid is this system; None: every caller
     latency_ms: float = 0.0
     error_rate: float = 0.0
     timeout: float = 0.0
@@ -142,13 +144,18 @@ class FaultRule:
         """Whether uses are counted in the store (needed for ``count`` and for seeded draws)."""
         return self.count is not None or self.seed is not None
 
-    def matches(self, operation: str, now: dt.datetime) -> bool:
-        return (self.operation in ("*", operation)) and (self.until is None or now < self.until)
+    def matches(self, operation: str, now: dt.datetime, system: str | None = None) -> bool:
+        return (
+            self.operation in ("*", operation)
+            and (self.system is None or self.system == system)
+            and (self.until is None or now < self.until)
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "operation": self.operation,
+            "system": self.system,
             "latency_ms": self.latency_ms,
             "error_rate": self.error_rate,
             "timeout": self.timeout,
@@ -199,6 +206,12 @@ def _rule(raw: Any, where: str, rule_id: str, operations: Collection[str]) -> Fa
             f"{where}.operation: {operation!r} is not a VXP operation; use one of "
             f'{", ".join(sorted(operations))} or "*"'
         )
+    system = raw.get("system")
+    if system is not None and (not isinstance(system, str) or not system.strip()):
+        raise FaultError(
+            f"{where}.system: must be a system id (the caller's XroadVnpt-systemid) or null for every "
+            f"caller, got {system!r}"
+        )
     latency = _number(raw.get("latency_ms", 0), f"{where}.latency_ms", 0, _MAX_LATENCY_MS, "milliseconds")
     error_rate = _number(raw.get("error_rate", 0), f"{where}.error_rate", 0, 1, "(a probability)")
     timeout = _number(raw.get("timeout", 0), f"{where}.timeout", 0, _MAX_TIMEOUT_S, "seconds")
@@ -243,6 +256,7 @@ def _rule(raw: Any, where: str, rule_id: str, operations: Collection[str]) -> Fa
     return FaultRule(
         id=rule_id,
         operation=operation,
+        system=system,
         latency_ms=latency,
         error_rate=error_rate,
         timeout=timeout,
@@ -372,12 +386,13 @@ class FaultInjector:
         draw = seeded_fraction(rule.seed, ordinal) if rule.seed is not None else self._rng()
         return draw < rule.error_rate
 
-    def plan(self, operation: str, now: dt.datetime) -> FaultPlan | None:
-        """The faults for one request to ``operation``; None when no rule matches (the common case)."""
+    def plan(self, operation: str, now: dt.datetime, system: str | None = None) -> FaultPlan | None:
+        """The faults for one request to ``operation`` from ``system``; None when no rule matches (the
+        common case). A rule scoped to a system neither fires for nor is used up by other callers."""
         rules = self.rules()
         if not rules:
             return None
-        matching = [r for r in rules if r.matches(operation, now)]
+        matching = [r for r in rules if r.matches(operation, now, system)]
         if not matching:
             return None
         plan = FaultPlan()
@@ -478,11 +493,11 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         now = self.clock()
-        plan = self.injector.plan(operation, now)
+        system = self._system(scope)
+        plan = self.injector.plan(operation, now, system)
         if plan is None:
             await self.app(scope, receive, send)
             return
-        system = self._system(scope)
         if plan.latency:
             total = sum(rule.latency_ms for rule, _ in plan.latency)
             for rule, ordinal in plan.latency:

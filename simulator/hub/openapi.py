@@ -578,6 +578,12 @@ def _control_schemas() -> dict[str, Any]:
     state_counts = _obj({d.value: _int() for d in DeliveryState})
     fault_props: dict[str, Any] = {
         "operation": s('a VXP operation or "*"', enum=["*", *OPERATIONS], default="*"),
+        "system": {
+            "type": ["string", "null"],
+            "default": None,
+            "description": "only calls from this system (XroadVnpt-systemid); null: every caller. A scoped "
+            "rule is neither triggered nor used up by other systems' calls",
+        },
         "latency_ms": {"type": "number", "minimum": 0, "maximum": 600000, "default": 0},
         "error_rate": {
             "type": "number",

@@ -64,6 +64,8 @@ def packages(hub: Hub) -> list[dict[str, Any]]:
         ([{"error_rate": 1, "drop": True}], ["rules[0].drop", "unknown field"]),
         ([{"drop_response_after_commit": "yes"}], ["rules[0].drop_response_after_commit", "true or false"]),
         ([{"latency_ms": 1}] * 101, ["at most 100"]),
+        ([{"error_rate": 1, "system": 7}], ["rules[0].system", "system id"]),
+        ([{"error_rate": 1, "system": " "}], ["rules[0].system"]),
     ],
 )
 def test_bad_rules_are_refused_naming_the_field(rules: Any, words: list[str]) -> None:
@@ -126,6 +128,28 @@ def test_error_rate_one_with_count_answers_503_then_recovers(hub: Hub, pki: Pki)
     ] * 2
     assert [r["detail"]["fault"]["ordinal"] for r in rows] == [1, 2]
     assert all(f["requirement"] == "VPCP19-RES" for r in rows for f in r["findings"])
+
+
+def test_a_rule_scoped_to_a_system_is_neither_triggered_nor_used_up_by_other_callers(
+    hub: Hub, pki: Pki
+) -> None:
+    ctl = control(hub)
+    ctl.set_faults([{"operation": "updateStatus", "error_rate": 1, "count": 2, "system": SYS_B}])
+    assert ctl.faults()["rules"][0]["system"] == SYS_B
+    doc_id = hub.send(SYS_A, pki.sign(document(SO_TC, [UBND])), from_=SO_TC, to=[UBND]).json()["DocId"]
+    for _ in range(3):  # another system's acknowledgements: untouched, and they use nothing up
+        assert (
+            hub.call(
+                SYS_A, "updateStatus", {"docId": "no-such-doc", "status": "done"}, body=b"{}"
+            ).status_code
+            != 503
+        )
+    assert ctl.faults()["rules"][0]["used"] == 0
+    delivery = hub.received(SYS_B)[0]["docId"]
+    assert [hub.ack(SYS_B, delivery).status_code for _ in range(3)] == [503, 503, 200]
+    assert ctl.faults()["rules"][0]["used"] == 2
+    assert [r["system"] for r in fault_rows(hub)] == [SYS_B, SYS_B]
+    assert doc_id
 
 
 def test_seeded_error_rate_is_reproducible(hub: Hub) -> None:

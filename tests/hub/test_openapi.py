@@ -201,6 +201,7 @@ def test_control_api_is_documented_with_bearer_auth(doc: dict[str, Any]) -> None
     rule = doc["components"]["schemas"]["FaultRule"]["properties"]
     assert set(rule) == {
         "operation",
+        "system",
         "latency_ms",
         "error_rate",
         "timeout",
