@@ -20,9 +20,11 @@ The working directory (``<work>``: a temporary directory unless ``workdir`` is g
 report directory: the builder copies what the report needs and never the hub's database or test keys.
 It is removed once the report is written, and kept (its path in the error) when the harness failed.
 
-Exit codes (:class:`CertifyExit`): 0 the SUT conforms, 1 it does not (a requirement FAILs: a scenario
-failed or an SLO was missed), 2 usage error, 3 harness or infrastructure failure (the hub would not
-start, the driver is unreachable, the conformance runner or Locust crashed, the run was interrupted)
+Exit codes (:class:`CertifyExit`): 0 the SUT conforms (or, with ``--tags``, nothing failed in a
+PARTIAL session: the report's conclusion says PARTIAL, not CONFORMS), 1 it does not (a requirement
+FAILs: a scenario failed or an SLO was missed), 2 usage error, 3 harness or infrastructure failure (the
+hub would not start, the driver is unreachable, the conformance runner or Locust crashed, the run was
+interrupted)
 — also 3 when the report concludes INCONCLUSIVE (no FAIL, but scenarios could not run). A harness
 failure is never reported as "does not conform": phases 2-4 raise :class:`CertifyError` (``kind``
 ``infrastructure``) and no report is signed.
@@ -589,8 +591,8 @@ class _Session:
 def _exit_for(conclusion: str) -> CertifyExit:
     from simulator.report.model import Conclusion
 
-    if conclusion == Conclusion.CONFORMS.value:
-        return CertifyExit.CONFORMS
+    if conclusion in (Conclusion.CONFORMS.value, Conclusion.PARTIAL.value):
+        return CertifyExit.CONFORMS  # PARTIAL: nothing failed; the conclusion itself says it is partial
     if conclusion == Conclusion.DOES_NOT_CONFORM.value:
         return CertifyExit.DOES_NOT_CONFORM
     return CertifyExit.HARNESS

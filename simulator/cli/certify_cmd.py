@@ -7,7 +7,8 @@ regulator's own (``--signing-key``/``--signing-cert``, the key's password in
 ``$LIENTHONG_SIGNING_KEY_PASSWORD``). Check it with ``lienthong report verify``, show it again with
 ``lienthong report show``. See :mod:`simulator.certify.orchestrate`.
 
-Exit codes: 0 the SUT conforms, 1 it does not conform (a requirement FAILs), 2 usage error (unknown
+Exit codes: 0 the SUT conforms (with ``--tags`` and no failure the report concludes PARTIAL: a subset
+that passes is not a certification), 1 it does not conform (a requirement FAILs), 2 usage error (unknown
 defect or profile, a wrong sut.toml field, an unusable signing key), 3 harness or infrastructure
 failure (the hub would not start, the SUT's driver is unreachable, a runner crashed, the run was
 interrupted, or the report is INCONCLUSIVE) — never a verdict on the SUT.
@@ -175,8 +176,9 @@ def _print_outcome(outcome: CertifyOutcome, ca_dir: Path | None, default_signer:
             style="dim",
         )
     )
+    passed_style = "bold green" if outcome.conclusion == "CONFORMS" else "bold yellow"  # PARTIAL
     verdict = {
-        0: ("CONFORMS (exit 0)", "bold green"),
+        0: (f"{outcome.conclusion} (exit 0)", passed_style),
         1: ("DOES NOT CONFORM (exit 1)", "bold red"),
     }.get(
         int(outcome.exit_code),
@@ -203,7 +205,12 @@ def certify(
     session_id: SessionIdOption = None,
     tags: Annotated[
         str | None,
-        typer.Option("--tags", metavar="EXPR", help='Run only these scenarios, e.g. "receive or QD28-9.1".'),
+        typer.Option(
+            "--tags",
+            metavar="EXPR",
+            help='Run only these scenarios, e.g. "receive or QD28-9.1" (the report then concludes '
+            "PARTIAL at best).",
+        ),
     ] = None,
     pdf: Annotated[
         str,

@@ -209,7 +209,7 @@ def build_report(
             suite_version=conformance.run.suite_version,
             sut=sut or _derived_sut(conformance.run, sut_name),
             signer=signer.info(),
-            summary=conclude(rows, conformance.scenarios, conformance.run),
+            summary=conclude(rows, conformance.scenarios, conformance.run, suite_coverage=coverage),
             requirements=rows,
             scenarios=conformance.scenarios,
             conformance=conformance.run,

@@ -45,7 +45,7 @@ __all__ = [
     "Verdict",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Version of the ``report.json`` shape (``schema.json``); bumped on incompatible changes."""
 
 Outcome = Literal["passed", "failed", "not-applicable", "skipped", "error"]
@@ -63,11 +63,13 @@ class Verdict(StrEnum):
 
 
 class Conclusion(StrEnum):
-    """The summary verdict: CONFORMS iff no requirement FAILs and the harness ran cleanly."""
+    """The summary verdict: CONFORMS iff no requirement FAILs, the harness ran cleanly and the whole
+    suite was run."""
 
     CONFORMS = "CONFORMS"
     DOES_NOT_CONFORM = "DOES NOT CONFORM"
     INCONCLUSIVE = "INCONCLUSIVE"  # no FAIL, but the harness broke (scenario errors, run exit code 3)
+    PARTIAL = "PARTIAL"  # no FAIL in what ran, but the run's selection (--tags) left covered requirements out
 
     def __str__(self) -> str:
         return self.value
@@ -285,6 +287,7 @@ class Summary:
     not_tested: list[str]
     not_applicable: list[str]
     harness_problems: list[str]  # why the conclusion is INCONCLUSIVE (empty otherwise)
+    not_run: list[str] = field(default_factory=list)  # covered by the suite, left out by the selection
 
 
 @dataclass(slots=True)

@@ -52,11 +52,13 @@ _CONCLUSION_CLASS = {
     Conclusion.CONFORMS: "c-ok",
     Conclusion.DOES_NOT_CONFORM: "c-fail",
     Conclusion.INCONCLUSIVE: "c-err",
+    Conclusion.PARTIAL: "c-partial",
 }
 _CONCLUSION_VI = {
     Conclusion.CONFORMS: "ĐẠT — hệ thống đáp ứng các yêu cầu đã kiểm tra",
     Conclusion.DOES_NOT_CONFORM: "KHÔNG ĐẠT — có yêu cầu không được đáp ứng",
     Conclusion.INCONCLUSIVE: "CHƯA KẾT LUẬN — bộ kiểm thử gặp sự cố",
+    Conclusion.PARTIAL: "MỘT PHẦN — chỉ chạy một phần bộ kịch bản; chưa đủ căn cứ để kết luận đạt",
 }
 
 _CSS = """
@@ -81,6 +83,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
   margin: 12px 0; }
 .conclusion small { display: block; font-size: 14px; font-weight: 500; }
 .c-ok { background: var(--pass); } .c-fail { background: var(--fail); } .c-err { background: var(--err); }
+.c-partial { background: var(--na); }
 .counts td { text-align: center; font-size: 18px; font-weight: 700; }
 .vi { font-style: italic; } .en { color: var(--muted); font-size: 13px; }
 .meta { color: var(--muted); font-size: 12px; }
@@ -210,6 +213,13 @@ def _summary(r: Report) -> str:
     if s.harness_problems:
         items = "".join(f"<li>{_e(p)}</li>" for p in s.harness_problems)
         parts.append(f'<div class="problem"><strong>Harness problems</strong><ul>{items}</ul></div>')
+    if s.not_run:
+        parts.append(
+            '<div class="attention"><strong>Partial session</strong>: only the scenarios this run selected '
+            f"(--tags) ran; {len(s.not_run)} requirement(s) the suite covers were left out: "
+            + ", ".join(f'<a href="#{_e(requirement_anchor(i))}">{_e(i)}</a>' for i in s.not_run)
+            + ". Run the whole suite to certify.</div>"
+        )
     if s.failed:
         items = "".join(
             f'<li><a href="#{_e(requirement_anchor(i))}">{_e(i)}</a> — {_e(by_id[i].reason)}</li>'

@@ -25,6 +25,7 @@ _CONCLUSION_STYLE = {
     "CONFORMS": "bold white on green",
     "DOES NOT CONFORM": "bold white on red",
     "INCONCLUSIVE": "bold white on magenta",
+    "PARTIAL": "bold black on yellow",
 }
 
 
@@ -113,6 +114,15 @@ def print_summary(report: dict[str, Any], console: Console, *, integrity: Verify
     console.print(counts)
     for problem in summary["harness_problems"]:
         console.print(_plain(f"harness: {problem}", "magenta"))
+    not_run = summary.get("not_run") or []  # absent from schema_version 1 reports
+    if not_run:
+        console.print(
+            _plain(
+                f"partial session: {len(not_run)} requirement(s) the suite covers were left out by the "
+                f"selection (--tags): {', '.join(not_run)}; run the whole suite to certify",
+                "yellow",
+            )
+        )
 
     rows = {r["id"]: r for r in report["requirements"]}
     if summary["failed"]:

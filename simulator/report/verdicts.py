@@ -14,8 +14,9 @@ SLOs that name it:
   cover it but this run's selection left it out, the row says so and names the scenarios.
 
 Conclusion: **DOES NOT CONFORM** iff a row FAILs; else **INCONCLUSIVE** when the harness broke (a
-scenario error, or the conformance run ended with exit code 2/3); else **CONFORMS** (NOT TESTED and
-NOT APPLICABLE rows are listed prominently beside it).
+scenario error, or the conformance run ended with exit code 2/3); else **PARTIAL** when the run's
+selection (``--tags``) left out requirements the suite covers (a subset that passes is not a
+certification); else **CONFORMS** (NOT TESTED and NOT APPLICABLE rows are listed prominently beside it).
 """
 
 from __future__ import annotations
@@ -210,7 +211,11 @@ def requirement_rows(
 
 
 def conclude(
-    rows: Sequence[RequirementRow], scenarios: Sequence[ScenarioResult], run: ConformanceRun
+    rows: Sequence[RequirementRow],
+    scenarios: Sequence[ScenarioResult],
+    run: ConformanceRun,
+    *,
+    suite_coverage: Mapping[str, Sequence[str]] | None = None,
 ) -> Summary:
     """The summary: counts per verdict and the conclusion (see the module docstring)."""
     counts = {v.value: 0 for v in Verdict}
@@ -232,10 +237,18 @@ def conclude(
         )
     if not scenarios:
         problems.append("the conformance run recorded no scenario")
+    coverage = suite_coverage or {}
+    not_run = [
+        r.id
+        for r in rows
+        if r.verdict is Verdict.NOT_TESTED and coverage.get(r.id) and not r.scenarios and not r.slos
+    ]
     if failed:
         conclusion = Conclusion.DOES_NOT_CONFORM
     elif problems:
         conclusion = Conclusion.INCONCLUSIVE
+    elif not_run:
+        conclusion = Conclusion.PARTIAL
     else:
         conclusion = Conclusion.CONFORMS
     return Summary(
@@ -245,4 +258,5 @@ def conclude(
         not_tested=[r.id for r in rows if r.verdict is Verdict.NOT_TESTED],
         not_applicable=[r.id for r in rows if r.verdict is Verdict.NOT_APPLICABLE],
         harness_problems=problems,
+        not_run=not_run,
     )

@@ -261,3 +261,22 @@ def test_whole_suite_against_skips_01_fails_what_the_matrix_says(certify_home: P
     assert {rid for rid, v in verdicts.items() if v == "FAIL"} == expected_fail
     covered = set().union(*REQ_CARRIERS.values())
     assert {rid for rid, v in verdicts.items() if v == "PASS"} == covered - expected_fail
+
+
+# --------------------------------------------------------------------------- a subset is PARTIAL
+
+
+def test_a_passing_subset_of_the_suite_is_partial_not_conforms(
+    certify_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    out = tmp_path_factory.mktemp("certify-partial") / "reports"
+    args = ("--profile", "none", "--pdf", "off", "--tags", "TC-SEND-001")
+    run = run_certify(*args, home=certify_home, out=out, session="partial")
+    assert run.code == 0, run.explain()
+    assert "PARTIAL (exit 0)" in run.stdout and "CONFORMS (exit 0)" not in run.stdout
+    summary = run.report()["summary"]
+    assert summary["conclusion"] == "PARTIAL" and summary["failed"] == []
+    covered = {r for tc, reqs in REQ_CARRIERS.items() if tc != "TC-SEND-001" for r in reqs}
+    assert set(summary["not_run"]) == covered - REQ_CARRIERS["TC-SEND-001"]
+    html = (run.report_dir / "report.html").read_text(encoding="utf-8")
+    assert "c-partial" in html and "Partial session" in html

@@ -119,6 +119,16 @@ def test_report_json_matches_schema_and_schema_is_strict(tmp_path: Path, signer:
     assert load_schema()["$defs"]["requirement"]["properties"]["text_vi"]["description"]
 
 
+def test_a_version_1_report_still_reads(tmp_path: Path, signer: ReportSigner) -> None:
+    data = json.loads((build(tmp_path, signer).directory / "report.json").read_text(encoding="utf-8"))
+    assert data["schema_version"] == 2 and "not_run" in data["summary"]
+    del data["summary"]["not_run"]  # what a schema_version 1 report looks like
+    data["schema_version"] = 1
+    assert validate(data) == []
+    data["schema_version"] = 3
+    assert any("schema_version" in p for p in validate(data))
+
+
 def test_html_is_self_contained_with_summary_and_rows(tmp_path: Path, signer: ReportSigner) -> None:
     result = build(tmp_path, signer, with_load=True)
     text = (result.directory / "report.html").read_text(encoding="utf-8")

@@ -161,5 +161,28 @@ def test_conclusions() -> None:
     assert sum(summary.counts.values()) == len(cat.ids())
 
 
+def test_a_selection_that_left_covered_requirements_out_is_partial_not_conforms() -> None:
+    cat = catalogue()
+    ran = [sc("TC-A-001", "passed")]
+    coverage = {"QD28-9.1": ["TC-A-001"], "QD28-6.1": ["TC-B-001"]}  # the suite also covers QD28-6.1
+    rows = requirement_rows(cat, ran, None, suite_version="9.9", suite_coverage=coverage)
+    summary = conclude(rows, ran, run(), suite_coverage=coverage)
+    assert summary.conclusion is Conclusion.PARTIAL
+    assert summary.not_run == ["QD28-6.1"]
+    assert "QD28-6.1" in summary.not_tested  # the row itself stays NOT TESTED, with its reason
+    # the whole covered set ran: CONFORMS (rows nothing covers do not make a run partial)
+    both = [sc("TC-A-001", "passed"), sc("TC-B-001", "passed", ("QD28-6.1",))]
+    rows = requirement_rows(cat, both, None, suite_version="9.9", suite_coverage=coverage)
+    full = conclude(rows, both, run(), suite_coverage=coverage)
+    assert full.conclusion is Conclusion.CONFORMS and full.not_run == []
+    # a failure or a broken harness outranks PARTIAL
+    bad = [sc("TC-A-001", "failed")]
+    rows = requirement_rows(cat, bad, None, suite_version="9.9", suite_coverage=coverage)
+    assert conclude(rows, bad, run(1), suite_coverage=coverage).conclusion is Conclusion.DOES_NOT_CONFORM
+    broken = [sc("TC-A-001", "error", message="hub did not start")]
+    rows = requirement_rows(cat, broken, None, suite_version="9.9", suite_coverage=coverage)
+    assert conclude(rows, broken, run(3), suite_coverage=coverage).conclusion is Conclusion.INCONCLUSIVE
+
+
 def test_failure_gist_falls_back_to_first_line() -> None:
     assert failure_gist("AssertionError: boom\nmore") == "AssertionError: boom"
