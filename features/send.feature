@@ -22,6 +22,12 @@ Feature: Sending a document (gửi văn bản điện tử)
     And the package names the number and notation, date, type, subject and signer (người ký)
     And the package holds the 2 files with the SHA-256 of the files that were attached
 
+  @TC-SEND-006 @EDXML-XML @EDXML-NS @EDXML-STRUCT @EDXML-DUPTO @EDXML-ATTACH @EDXML-LEN
+  Scenario: The packages the SUT sends are well-formed edXML, each recipient listed once
+    When the SUT's agency sends a document with 2 attachments to agency A
+    Then agency A receives the document exactly once
+    And the package is well-formed edXML: structure, namespace, recipients, attachments and field lengths
+
   @TC-SEND-003 @QD28-8.1 @VXP-ROUTE
   Scenario: A document for two agencies reaches exactly those two
     When the SUT's agency sends a document to agencies A and B

@@ -37,6 +37,7 @@ __all__ = [
     "has_sut_signature",
     "holds_files",
     "is_valid_edxml",
+    "is_well_formed",
     "sent_in_time",
     "sut_has_sent",
     "sut_sends",
@@ -207,6 +208,29 @@ def is_valid_edxml(harness: Harness, outbound: Outbound) -> None:
         expected="a package that passes strict edXML validation (QCVN 102)",
         actual=f"{len(errors)} error(s): "
         + "; ".join(f"{d.path}: {d.message} [{d.requirement}]" for d in errors[:5]),
+        evidence=harness.evidence_for(document_id=outbound.document_id),
+    )
+
+
+_WELL_FORMED = ("EDXML-XML", "EDXML-NS", "EDXML-STRUCT", "EDXML-DUPTO", "EDXML-ATTACH", "EDXML-LEN")
+
+
+@then("the package is well-formed edXML: structure, namespace, recipients, attachments and field lengths")
+def is_well_formed(harness: Harness, outbound: Outbound) -> None:
+    model = _model(harness, outbound, "EDXML-STRUCT")
+    doc = outbound.package()
+    found = [
+        d
+        for d in [*doc.diagnostics, *validate(model, mode=Mode.STRICT)]
+        if d.requirement in _WELL_FORMED and d.severity is not Severity.INFO
+    ]
+    check(
+        not found,
+        sorted({d.requirement for d in found}) or list(_WELL_FORMED),
+        expected="well-formed XML in the edXML namespace, each element once where one is expected, each "
+        "recipient once in To, readable attachments matching the manifest, fields within QCVN 102's lengths",
+        actual=f"{len(found)} finding(s): "
+        + "; ".join(f"{d.path}: {d.message} [{d.requirement}]" for d in found[:5]),
         evidence=harness.evidence_for(document_id=outbound.document_id),
     )
 

@@ -9,8 +9,8 @@ Bussiness block; signed with RSA-SHA256 and exclusive C14N.
 
 The defects that change what the QLVB writes (``sends-unsigned``, ``signs-sha1``,
 ``malformed-agency-codes``, ``bad-document-id``, ``drops-priority``, ``omits-signer``,
-``invalid-edxml``, ``sends-late``, ``wrong-business-type``) are decided here. Bad input raises
-``ValueError`` with a sentence naming the field and the requirement.
+``invalid-edxml``, ``duplicate-to``, ``sends-late``, ``wrong-business-type``) are decided here. Bad
+input raises ``ValueError`` with a sentence naming the field and the requirement.
 """
 
 from __future__ import annotations
@@ -207,6 +207,8 @@ class Composer:
             when -= _LATE
         document_id, code, date, doc_type = self._identity(org, when)
         to = [self.org(c) for c in document.to]
+        if "duplicate-to" in self.defects and to:
+            to.append(self.org(document.to[0]))  # the first recipient listed again
         refs, atts = [], []
         for i, spec in enumerate(document.attachments, start=1):
             ref, att = make_attachment(i, spec.name, spec.data, inner_content_type=spec.content_type)

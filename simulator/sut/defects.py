@@ -254,6 +254,12 @@ _ROWS: tuple[Defect, ...] = (
         "send",
     ),
     Defect(
+        "duplicate-to",
+        "lists its first recipient twice in MessageHeader/To",
+        ("EDXML-DUPTO",),
+        "send",
+    ),
+    Defect(
         "drops-recipient",
         "sends a document addressed to several agencies to the first one only",
         ("QD28-8.1",),
