@@ -28,6 +28,12 @@ Feature: Sending a document (gửi văn bản điện tử)
     Then agency A receives the document exactly once
     And the package is well-formed edXML: structure, namespace, recipients, attachments and field lengths
 
+  @TC-SEND-007 @VXP-AUTH @VXP-HASH @VXP-PARAM @VXP-ASCII
+  Scenario: The SUT calls the hub as the official SDK does (signed parameters, hash-file, ASCII headers)
+    When the SUT's agency sends a document to agency A
+    Then agency A receives the document exactly once
+    And the SUT's calls to the hub carried the SDK's signed parameters and hash-file
+
   @TC-SEND-003 @QD28-8.1 @VXP-ROUTE
   Scenario: A document for two agencies reaches exactly those two
     When the SUT's agency sends a document to agencies A and B

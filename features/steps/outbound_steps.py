@@ -31,6 +31,7 @@ __all__ = [
     "addressed_to_exactly",
     "agency_codes_conform",
     "agency_receives_once",
+    "calls_as_the_sdk",
     "carries_priority",
     "document_id_conforms",
     "has_metadata",
@@ -231,6 +232,38 @@ def is_well_formed(harness: Harness, outbound: Outbound) -> None:
         "recipient once in To, readable attachments matching the manifest, fields within QCVN 102's lengths",
         actual=f"{len(found)} finding(s): "
         + "; ".join(f"{d.path}: {d.message} [{d.requirement}]" for d in found[:5]),
+        evidence=harness.evidence_for(document_id=outbound.document_id),
+    )
+
+
+# What the hub notes about a caller's headers that the official SDK never does. Not VXP-REPLAY: the SDK
+# itself re-sends a stale timestamp (its service object keeps the first one), so that is no defect.
+_PROTOCOL = ("VXP-AUTH", "VXP-HASH", "VXP-PARAM", "VXP-ASCII")
+
+
+@then("the SUT's calls to the hub carried the SDK's signed parameters and hash-file")
+def calls_as_the_sdk(harness: Harness, outbound: Outbound) -> None:
+    rows = [
+        r
+        for r in harness.target.hub.evidence(since_id=harness.evidence_start, limit=5000)
+        if r.get("system") == harness.target.sut_system_id
+    ]
+    found = [
+        f"{r.get('operation')}: {f.get('path')}: {f.get('message')} [{f.get('requirement')}]"
+        for r in rows
+        for f in r.get("findings") or []
+        if f.get("requirement") in _PROTOCOL and f.get("severity") != "info"
+    ]
+    named = sorted({line.rsplit("[", 1)[1].rstrip("]") for line in found}) or list(_PROTOCOL)
+    check(
+        bool(rows) and not found,
+        named,
+        expected="every call of the SUT's system signed as the SDK signs it: each parameter header in the "
+        "signed sign-header, XroadVnpt-sign-header-key, hash-file as the SDK's unpadded SHA-256 hex, ASCII "
+        "header values",
+        actual=(f"{len(found)} finding(s) on {len(rows)} call(s): " + "; ".join(found[:5]))
+        if rows
+        else "the hub recorded no call of the SUT's system in this scenario",
         evidence=harness.evidence_for(document_id=outbound.document_id),
     )
 

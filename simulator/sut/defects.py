@@ -279,6 +279,12 @@ _ROWS: tuple[Defect, ...] = (
     ),
     # -- transport (sender)
     Defect(
+        "padded-hash-file",
+        "writes XroadVnpt-hash-file as zero-padded hex instead of the SDK's unpadded form",
+        ("VXP-HASH",),
+        "transport",
+    ),
+    Defect(
         "no-retry",
         "gives up on the first hub fault (503, transport error, timeout)",
         ("VPCP19-RES",),

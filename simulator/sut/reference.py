@@ -274,8 +274,12 @@ class ReferenceQlvb:
         self._tls_trust: str | bool = str(ca.root_path) if tls_verify is True else tls_verify
         verify: bool | str = self._tls_trust if https else False  # plain http: no TLS context to build
 
+        padded = "padded-hash-file" in self.defects
+
         def client() -> VxpClient:
-            return VxpClient(self.hub_url, system_id, secret, timeout=http_timeout, verify=verify)
+            return VxpClient(
+                self.hub_url, system_id, secret, timeout=http_timeout, verify=verify, padded_hash_file=padded
+            )
 
         self._poll_client = client()  # polling thread only
         self._send_client = client()  # under self._lock only
