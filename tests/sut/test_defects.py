@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from simulator.agency.client import VxpError, VxpTransportError
+from simulator.agency.signing import hash_file
 from simulator.edxml.identifiers import IdentifierError, parse_document_id
 from simulator.edxml.model import BusinessDocType, Priority, StatusCode
 from simulator.edxml.validator import Mode, validate
@@ -354,6 +355,12 @@ def _valid_edxml(world: World, q: ReferenceQlvb) -> tuple[bool, str]:
     return not errors, f"strict errors {errors}"
 
 
+@check("duplicate-to")
+def _to_once(world: World, q: ReferenceQlvb) -> tuple[bool, str]:
+    to = [o.organ_id for o in _one_sent(world, q).model.header.to]
+    return len(to) == len(set(to)), f"MessageHeader/To lists {to}"
+
+
 @check("drops-recipient")
 def _recipients(world: World, q: ReferenceQlvb) -> tuple[bool, str]:
     got = _sent_docs(world, q, OutgoingDocument(q.agencies[0], [H1, H2], "V/v gửi hai nơi"))
@@ -399,6 +406,26 @@ def _faulty(q: ReferenceQlvb, plan: list[str]) -> None:
         return real(package, **kw)
 
     client.send_edoc = send_edoc  # type: ignore[method-assign]
+
+
+@check("padded-hash-file")
+def _sdk_hash_file(world: World, q: ReferenceQlvb) -> tuple[bool, str]:
+    client = q._send_client
+    real = client._request
+    seen: list[tuple[str | None, bytes]] = []
+
+    def spy(operation: str, params: Any, **kw: Any) -> Any:
+        if operation == "sendEdoc":
+            seen.append((kw.get("hash_file"), kw.get("body") or b""))
+        return real(operation, params, **kw)
+
+    client._request = spy  # type: ignore[method-assign]
+    try:
+        _one_sent(world, q)
+    finally:
+        del client._request
+    ok = bool(seen) and all(h == hash_file(body.removesuffix(b"\r\n")) for h, body in seen)
+    return ok, f"hash-file {[h for h, _ in seen]}"
 
 
 @check("no-retry")
