@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import ssl
 from collections.abc import Callable, Mapping, Sequence
@@ -149,14 +148,15 @@ class VxpClient(_HttpOwner):
         sdk_quirks: bool = False,
         clock: Callable[[], datetime] | None = None,
         retries: int = 0,
-        padded_hash_file: bool = False,
+        omit_hash_file: bool = False,
     ) -> None:
         """``http_client``: use this client (e.g. ``starlette.testclient.TestClient(app)``; not closed by
         ``close()``; ``verify`` is then ignored). ``verify``: TLS trust, ``True``, ``False``, a CA bundle
         path or an ``ssl.SSLContext``. ``retries``: extra attempts of a POST after a transport error,
         with the very same request (as the SDK does, so the hub sees a duplicate submission).
-        ``padded_hash_file``: write hash-file as zero-padded hex, a deviation from the SDK that the hub
-        accepts with a VXP-HASH finding (the reference QLVB's ``padded-hash-file`` defect)."""
+        ``omit_hash_file``: upload packages without XroadVnpt-hash-file, a deviation from the SDK that the
+        hub accepts in lenient mode with a VXP-HASH finding (the reference QLVB's ``omits-hash-file``
+        defect)."""
         if not endpoint.startswith(("http://", "https://")):
             raise ValueError(f"endpoint {endpoint!r} must be an http:// or https:// URL of the hub")
         if retries < 0:
@@ -169,7 +169,7 @@ class VxpClient(_HttpOwner):
         self.timeout = timeout
         self.sdk_quirks = sdk_quirks
         self.retries = retries
-        self.padded_hash_file = padded_hash_file
+        self.omit_hash_file = omit_hash_file
         self._clock = clock or _default_clock
         self._init_http(http_client, timeout=timeout, verify=verify)
         # sdk_quirks: the SDK's service object — one timestamp and one map for the client's whole life.
@@ -195,7 +195,7 @@ class VxpClient(_HttpOwner):
         params = {"from": from_, "servicetype": "eDoc", "messagetype": messagetype}
         if to:
             params["to"] = json.dumps([{"code": code} for code in to], separators=(",", ":"))
-        file_hash = hashlib.sha256(package).hexdigest() if self.padded_hash_file else hash_file(package)
+        file_hash = None if self.omit_hash_file else hash_file(package)
         response = self._request(
             "sendEdoc", params, body=package + b"\r\n", content_type=_OCTETS, hash_file=file_hash
         )

@@ -279,8 +279,8 @@ _ROWS: tuple[Defect, ...] = (
     ),
     # -- transport (sender)
     Defect(
-        "padded-hash-file",
-        "writes XroadVnpt-hash-file as zero-padded hex instead of the SDK's unpadded form",
+        "omits-hash-file",
+        "uploads packages without XroadVnpt-hash-file: the hub cannot check what arrived",
         ("VXP-HASH",),
         "transport",
     ),

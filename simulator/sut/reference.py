@@ -274,11 +274,16 @@ class ReferenceQlvb:
         self._tls_trust: str | bool = str(ca.root_path) if tls_verify is True else tls_verify
         verify: bool | str = self._tls_trust if https else False  # plain http: no TLS context to build
 
-        padded = "padded-hash-file" in self.defects
+        no_hash_file = "omits-hash-file" in self.defects
 
         def client() -> VxpClient:
             return VxpClient(
-                self.hub_url, system_id, secret, timeout=http_timeout, verify=verify, padded_hash_file=padded
+                self.hub_url,
+                system_id,
+                secret,
+                timeout=http_timeout,
+                verify=verify,
+                omit_hash_file=no_hash_file,
             )
 
         self._poll_client = client()  # polling thread only

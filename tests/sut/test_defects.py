@@ -408,7 +408,7 @@ def _faulty(q: ReferenceQlvb, plan: list[str]) -> None:
     client.send_edoc = send_edoc  # type: ignore[method-assign]
 
 
-@check("padded-hash-file")
+@check("omits-hash-file")
 def _sdk_hash_file(world: World, q: ReferenceQlvb) -> tuple[bool, str]:
     client = q._send_client
     real = client._request
