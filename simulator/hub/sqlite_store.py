@@ -620,15 +620,11 @@ class _FileLock:
 
     def acquire(self, timeout_s: float) -> bool:
         """Take the lock; False if another holder kept it for ``timeout_s``."""
-        fd = self._descriptor()
         pause = self._FIRST_PAUSE_S
         deadline = 0.0
         while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if self.try_acquire():
                 return True
-            except BlockingIOError:
-                pass
             now = time.monotonic()
             if not deadline:
                 deadline = now + timeout_s
