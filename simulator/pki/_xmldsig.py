@@ -511,14 +511,62 @@ def check_key_fits(parts: SignatureParts) -> None:
         )
 
 
-def inspect_signature(root: etree._Element, sig: etree._Element, *, allow_sha1: bool) -> SignatureParts:
-    """Apply every structural and algorithm rule of the profile; return the parts to verify."""
-    ns = etree.QName(sig).namespace or ""
-    warnings: list[str] = []
-    if ns != DS_NS:
-        warnings.append("the Signature is in the edXML namespace (legacy); accepted by policy (EDXML-SIG)")
-    _check_location(root, sig, warnings)
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What :func:`inspect_signature` reads from a Signature apart from its two values and its place.
 
+    ``*_at`` locate the SignedInfo, DigestValue and SignatureValue elements by child index from the
+    Signature (lxml indexes count comments too; a shape is only reused for a subtree that serialises
+    the same, so the indexes point at the same elements).
+    """
+
+    c14n_alg: str
+    c14n_prefixes: tuple[str, ...] | None
+    sig_alg: str
+    ref_c14n_alg: str
+    ref_prefixes: tuple[str, ...] | None
+    digest_alg: str
+    certificate: x509.Certificate
+    extra_certs: tuple[x509.Certificate, ...]
+    subject_name: str | None
+    warnings: tuple[str, ...]
+    signed_info_at: int
+    digest_value_at: tuple[int, ...]
+    signature_value_at: int
+
+
+_SHAPES: dict[tuple[str, bool, bytes], _Shape] = {}
+"""Shapes of signatures that passed every structural check, by their serialisation with the values
+blanked (see :func:`_shape_key`): the hub sees the same few signers' signature layouts again and again."""
+_SHAPES_MAX = 256
+_VALUE_TAG_END = b"Value>"
+
+
+def _shape_key(sig: etree._Element) -> bytes:
+    """The Signature serialised with the text after every tag ending in ``Value>`` blanked.
+
+    That removes the DigestValue and SignatureValue texts (read again from the tree on every use) and
+    nothing a shape depends on: tag names, attributes, comments, child elements and the
+    X509Certificate / X509SubjectName texts all stay (``>`` inside text or attributes is serialised
+    as ``&gt;``, so the marker only ends a tag). Mixed text after ``…Value>`` closing tags is blanked
+    too; no rule of the profile reads it.
+    """
+    serialised = etree.tostring(sig, with_tail=False)
+    parts: list[bytes] = []
+    start = 0
+    while (found := serialised.find(_VALUE_TAG_END, start)) >= 0:
+        end = serialised.find(b"<", found)
+        if end < 0:
+            end = len(serialised)
+        parts.append(serialised[start : found + len(_VALUE_TAG_END)])
+        start = end
+    parts.append(serialised[start:])
+    return b"".join(parts)
+
+
+def _shape(sig: etree._Element, ns: str, allow_sha1: bool) -> _Shape:
+    """Apply every structural and algorithm rule that does not depend on the Signature's place."""
+    warnings: list[str] = []
     children = _elements(sig)
     names = [c.tag for c in children]
     for c in children:
@@ -564,24 +612,65 @@ def inspect_signature(root: etree._Element, sig: etree._Element, *, allow_sha1: 
             "the Reference uses inclusive C14N 1.0 (legacy); exclusive C14N is expected (EDXML-SIG)"
         )
     _check_subtree(sig, ns)
-    digest_value = _b64(_text(ref_children[1], "DigestValue"), "DigestValue")
-    signature_value = _b64(_text(children[1], "SignatureValue"), "SignatureValue")
     cert, extra_certs, subject = _read_keyinfo(sig, ns)
     _check_subject_name(subject, cert, warnings)
+    c14n_prefixes = _prefixes(c14n_method, c14n_alg)
+    return _Shape(
+        c14n_alg=c14n_alg,
+        c14n_prefixes=None if c14n_prefixes is None else tuple(c14n_prefixes),
+        sig_alg=sig_alg,
+        ref_c14n_alg=ref_c14n_alg,
+        ref_prefixes=None if ref_prefixes is None else tuple(ref_prefixes),
+        digest_alg=digest_alg,
+        certificate=cert,
+        extra_certs=tuple(extra_certs),
+        subject_name=subject,
+        warnings=tuple(warnings),
+        signed_info_at=sig.index(signed_info),
+        digest_value_at=(sig.index(signed_info), signed_info.index(ref), ref.index(ref_children[1])),
+        signature_value_at=sig.index(children[1]),
+    )
+
+
+def _shape_of(sig: etree._Element, ns: str, allow_sha1: bool) -> _Shape:
+    """:func:`_shape`, remembered for signatures that serialise the same but for their values."""
+    key = (ns, allow_sha1, _shape_key(sig))
+    shape = _SHAPES.get(key)
+    if shape is None:
+        shape = _shape(sig, ns, allow_sha1)  # a Rejection is never remembered
+        if len(_SHAPES) >= _SHAPES_MAX:
+            _SHAPES.clear()
+        _SHAPES[key] = shape
+    return shape
+
+
+def inspect_signature(root: etree._Element, sig: etree._Element, *, allow_sha1: bool) -> SignatureParts:
+    """Apply every structural and algorithm rule of the profile; return the parts to verify."""
+    ns = etree.QName(sig).namespace or ""
+    warnings: list[str] = []
+    if ns != DS_NS:
+        warnings.append("the Signature is in the edXML namespace (legacy); accepted by policy (EDXML-SIG)")
+    _check_location(root, sig, warnings)
+    shape = _shape_of(sig, ns, allow_sha1)
+    warnings.extend(shape.warnings)
+    signed_info = sig[shape.signed_info_at]
+    at = shape.digest_value_at
+    digest_value = _b64(_text(sig[at[0]][at[1]][at[2]], "DigestValue"), "DigestValue")
+    signature_value = _b64(_text(sig[shape.signature_value_at], "SignatureValue"), "SignatureValue")
     return SignatureParts(
         ns=ns,
         signature=sig,
         signed_info=signed_info,
-        c14n_alg=c14n_alg,
-        c14n_prefixes=_prefixes(c14n_method, c14n_alg),
-        sig_alg=sig_alg,
-        ref_c14n_alg=ref_c14n_alg,
-        ref_prefixes=ref_prefixes,
-        digest_alg=digest_alg,
+        c14n_alg=shape.c14n_alg,
+        c14n_prefixes=None if shape.c14n_prefixes is None else list(shape.c14n_prefixes),
+        sig_alg=shape.sig_alg,
+        ref_c14n_alg=shape.ref_c14n_alg,
+        ref_prefixes=None if shape.ref_prefixes is None else list(shape.ref_prefixes),
+        digest_alg=shape.digest_alg,
         digest_value=digest_value,
         signature_value=signature_value,
-        certificate=cert,
-        extra_certs=extra_certs,
-        subject_name=subject,
+        certificate=shape.certificate,
+        extra_certs=list(shape.extra_certs),
+        subject_name=shape.subject_name,
         warnings=warnings,
     )
