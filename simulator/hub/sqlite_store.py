@@ -93,6 +93,12 @@ _BUMP_SETTINGS_VERSION = (
     "INSERT INTO meta(key, value) VALUES ('settings_version', '1') ON CONFLICT(key) DO UPDATE SET "
     "value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
 )
+_AGENCIES_VERSION = "SELECT value FROM meta WHERE key = 'agencies_version'"
+_SET_AGENCIES_VERSION = (
+    "INSERT INTO meta(key, value) VALUES ('agencies_version', ?) ON CONFLICT(key) DO UPDATE SET "
+    "value = excluded.value"
+)
+_AGENCY_CACHE_MAX = 4096
 _JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 CHECKPOINT_INTERVAL_S = 0.2
 """How often the background checkpointer copies committed WAL frames into the database file."""
@@ -275,15 +281,48 @@ def _agencies(con: sqlite3.Connection, codes: Sequence[str]) -> dict[str, Agency
     return {r[1]: _agency(r) for r in rows}
 
 
+class _AgencyCache:
+    """Directory entries of one process by code (None: no such agency), valid for one directory version.
+
+    Every change of the agencies table writes a new random ``agencies_version`` in ``meta`` in its own
+    transaction; a transaction compares it (one primary-key read) before using the entries, so it
+    never sees another state than the database's (a rolled-back change leaves a version that no
+    later change reuses).
+    """
+
+    __slots__ = ("entries", "version")
+
+    def __init__(self) -> None:
+        self.version: str | None = None
+        self.entries: dict[str, AgencyRecord | None] = {}
+
+
 class _Txn:
     """:class:`simulator.hub.store.StoreTxn` over a connection inside ``BEGIN IMMEDIATE``."""
 
-    def __init__(self, con: sqlite3.Connection) -> None:
+    def __init__(self, con: sqlite3.Connection, agency_cache: _AgencyCache | None = None) -> None:
         self._con = con
+        self._agency_cache = agency_cache or _AgencyCache()
         self.settings_changed = False
 
     def agencies(self, codes: Sequence[str]) -> dict[str, AgencyRecord]:
-        return _agencies(self._con, codes)
+        row = self._con.execute(_AGENCIES_VERSION).fetchone()
+        version = str(row[0]) if row else ""
+        cache = self._agency_cache
+        if cache.version != version:
+            cache.version, cache.entries = version, {}
+        entries = cache.entries
+        missing = [code for code in dict.fromkeys(codes) if code not in entries]
+        if missing:
+            found = _agencies(self._con, missing)
+            if len(entries) + len(missing) > _AGENCY_CACHE_MAX:
+                entries.clear()
+            for code in missing:
+                entries[code] = found.get(code)
+        return {code: record for code in codes if (record := entries.get(code)) is not None}
+
+    def _directory_changed(self) -> None:
+        self._con.execute(_SET_AGENCIES_VERSION, (uuid.uuid4().hex,))
 
     def find_duplicate(self, dup_key: str) -> str | None:
         row = self._con.execute(
@@ -445,6 +484,7 @@ class _Txn:
             "modified_at = excluded.modified_at",
             (record.code, *fields, version, _ts(at)),
         )
+        self._directory_changed()
         return _agencies(con, [record.code])[record.code]
 
     def delete_agency(self, code: str, at: dt.datetime) -> None:
@@ -454,6 +494,7 @@ class _Txn:
             "UPDATE agencies SET deleted = 1, version = ?, modified_at = ? WHERE code = ? AND deleted = 0",
             (version, _ts(at), code),
         )
+        self._directory_changed()
 
     def set_setting(self, key: str, value: Any) -> None:
         self._con.execute(
@@ -505,6 +546,7 @@ class _Txn:
         return counts
 
     def reset_directory(self) -> int:
+        self._directory_changed()
         return int(self._con.execute("DELETE FROM agencies").rowcount)
 
 
@@ -788,6 +830,7 @@ class SqliteStore:
         self.settings_refresh_s = settings_refresh_s
         # (settings version, decoded settings, monotonic time of the last version check)
         self._settings_cache: tuple[str, dict[str, Any], float] | None = None
+        self._agency_cache = _AgencyCache()
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous = synchronous
         self._lock = threading.RLock()
@@ -892,7 +935,7 @@ class SqliteStore:
                     con.execute("BEGIN IMMEDIATE")
                 except sqlite3.Error as exc:
                     raise _unavailable(exc) from None
-                txn = _Txn(con)
+                txn = _Txn(con, self._agency_cache)
                 try:
                     yield txn
                 except BaseException:

@@ -88,7 +88,7 @@ class StoreUnavailable(RuntimeError):
     """The store cannot serve the request now (busy beyond its timeout, disk full, closed)."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class AgencyRecord:
     """A directory entry. ``system_id`` is the hosting system (None: listed but not connected)."""
 

@@ -342,6 +342,46 @@ def test_status_history_agencies_settings_and_evidence(store: SqliteStore) -> No
     assert [r["doc_ids"] for r in store.evidence(since_id=first)] == [["x"]]
 
 
+def test_directory_entries_cached_by_a_worker_follow_every_change_by_another(tmp_path: Path) -> None:
+    """Two stores on one database stand for two worker processes: each caches directory entries in its
+    transactions and must see the other's register, change, delete and reset at once."""
+    db = tmp_path / "hub.db"
+    a, b = SqliteStore(db), SqliteStore(db)
+    a.init()
+    try:
+        codes = ["000.00.00.H41", "000.00.00.H42"]
+
+        def seen_by_b() -> dict[str, str | None]:
+            with b.transaction() as txn:
+                found = txn.agencies(codes)
+            return {code: (found[code].name if code in found else None) for code in codes}
+
+        assert seen_by_b() == {"000.00.00.H41": None, "000.00.00.H42": None}  # misses are cached too
+        with a.transaction() as txn:
+            txn.upsert_agency(AgencyRecord("000.00.00.H41", "UBND", system_id="sys.b"), AT)
+        assert seen_by_b() == {"000.00.00.H41": "UBND", "000.00.00.H42": None}
+        assert seen_by_b() == {"000.00.00.H41": "UBND", "000.00.00.H42": None}  # from the cache
+        with a.transaction() as txn:
+            txn.upsert_agency(AgencyRecord("000.00.00.H41", "UBND tỉnh", system_id="sys.b"), AT)
+            txn.upsert_agency(AgencyRecord("000.00.00.H42", "Sở", system_id="sys.b"), AT)
+        assert seen_by_b() == {"000.00.00.H41": "UBND tỉnh", "000.00.00.H42": "Sở"}
+        with a.transaction() as txn:
+            txn.delete_agency("000.00.00.H42", AT)
+        assert seen_by_b()["000.00.00.H42"] == "Sở"  # deleted entries stay listed, flagged
+        with b.transaction() as txn:
+            assert txn.agencies(["000.00.00.H42"])["000.00.00.H42"].deleted
+        with pytest.raises(RuntimeError), a.transaction() as txn:  # a rolled-back change changes nothing
+            txn.upsert_agency(AgencyRecord("000.00.00.H41", "rolled back", system_id="sys.b"), AT)
+            raise RuntimeError("abort")
+        assert seen_by_b()["000.00.00.H41"] == "UBND tỉnh"
+        with a.transaction() as txn:
+            txn.reset_directory()
+        assert seen_by_b() == {"000.00.00.H41": None, "000.00.00.H42": None}
+    finally:
+        a.close()
+        b.close()
+
+
 def test_polling_uses_the_partial_index_whatever_the_store_size(store: SqliteStore) -> None:
     # Many acknowledged deliveries and a few pending ones.
     with store.transaction() as txn:
