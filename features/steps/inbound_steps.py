@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from collections import Counter
 
@@ -14,8 +13,7 @@ from simulator.agency.mailbox import SentDocument
 from simulator.conformance.expect import check, fail
 from simulator.edxml.attachments import unwrap
 from simulator.edxml.diagnostics import Severity
-from simulator.edxml.model import DocumentPackage, Organization, StatusCode, StatusPackage
-from simulator.edxml.samples import sample_document
+from simulator.edxml.model import DocumentPackage, StatusCode, StatusPackage
 from simulator.edxml.validator import Mode, validate
 from simulator.pki.ca import CertVariant
 from simulator.pki.dsig import SignatureAlgorithm
@@ -64,22 +62,11 @@ def _send(harness: Harness, ctx: ScenarioState, **kwargs: object) -> SentDocumen
     return sent
 
 
-def _package_for(
-    harness: Harness, recipients: list[Organization], *, attachments: int = 1
-) -> DocumentPackage:
-    agency = harness.agency("A")
-    package = sample_document(
-        sender=copy.copy(agency.organization),
-        recipients=recipients,
-        attachments=attachments,
-        attachment_size=8_000,
+def _package_for(harness: Harness, recipients: list[str], *, attachments: int = 1) -> DocumentPackage:
+    """A new document of agency A to ``recipients`` (codes), to be edited before it is sent."""
+    return harness.agency("A").draft(
+        recipients, attachments=attachments, attachment_size=8_000, subject=unique_subject(harness.label)
     )
-    package.header.subject = unique_subject(harness.label)
-    return package
-
-
-def _sut_org(harness: Harness) -> Organization:
-    return Organization(organ_id=harness.sut_agency, organ_name=f"Cơ quan {harness.sut_agency}")
 
 
 # --------------------------------------------------------------------------------------------- sending
@@ -141,7 +128,7 @@ def send_sha1(harness: Harness, ctx: ScenarioState) -> SentDocument:
     target_fixture="inbound",
 )
 def send_missing_attachment(harness: Harness, ctx: ScenarioState) -> SentDocument:
-    package = _package_for(harness, [_sut_org(harness)], attachments=2)
+    package = _package_for(harness, [harness.sut_agency], attachments=2)
     package.attachments.pop()  # the manifest still announces it; the package is signed afterwards
     sent = harness.agency("A").send([harness.sut_agency], package=package)
     ctx.inbound = sent
@@ -152,8 +139,7 @@ def send_missing_attachment(harness: Harness, ctx: ScenarioState) -> SentDocumen
     "agency A sends the SUT's agency a signed document addressed to agency B only", target_fixture="inbound"
 )
 def send_misaddressed(harness: Harness, ctx: ScenarioState) -> SentDocument:
-    b = harness.agency("B").organization
-    package = _package_for(harness, [copy.copy(b)])
+    package = _package_for(harness, [harness.agency("B").code])
     # the package's To names B only; the hub is asked to deliver it to the SUT's agency
     sent = harness.agency("A").send([harness.sut_agency], package=package)
     ctx.inbound = sent
@@ -168,7 +154,7 @@ def send_misaddressed(harness: Harness, ctx: ScenarioState) -> SentDocument:
     target_fixture="inbound",
 )
 def send_malformed_code(harness: Harness, ctx: ScenarioState, code: str) -> SentDocument:
-    package = _package_for(harness, [_sut_org(harness), Organization(organ_id=code, organ_name="Cơ quan cũ")])
+    package = _package_for(harness, [harness.sut_agency, code])
     sent = harness.agency("A").send([harness.sut_agency], package=package)
     ctx.inbound = sent
     return sent

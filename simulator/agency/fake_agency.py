@@ -81,6 +81,18 @@ _SIGNATURE_PATH = "/edXML/edXMLEnvelope/edXMLHeader/Signature"
 _TO_PATH = "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader/To"
 _CONFORMING_CODE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
 _MAX_ID_DRAWS = 50
+_ISSUED: dict[str, set[str]] = {}
+"""DocumentIds issued per agency code in this process, shared by every FakeAgency of that code: a
+conformance run builds a new agency object per scenario, and a DocumentId drawn twice (same agency,
+day and number) reads to the SUT as one document re-sent with other content."""
+_ISSUED_LOCK = threading.Lock()
+
+
+def _issued_ids(code: str) -> set[str]:
+    with _ISSUED_LOCK:
+        return _ISSUED.setdefault(code, set())
+
+
 _LIFECYCLE = frozenset(
     {
         StatusCode.ARRIVED,
@@ -227,13 +239,13 @@ class FakeAgency:
             required: Verifier(trust, SignaturePolicy(require_signature=required))
             for required in (True, False)
         }
-        self._lock = threading.RLock()  # held documents, outbox, seen ids, used DocumentIds
+        self._lock = threading.RLock()  # held documents, outbox, seen ids
         self._poll_lock = threading.Lock()  # one polling round at a time
         self._held: dict[tuple[str, str], _Held] = {}
         self._outbox: deque[_Outgoing] = deque()
         self._seen: set[str] = set()
         self._unacked: dict[str, Literal["done", "fail"]] = {}
-        self._used_ids: set[str] = set()
+        self._used_ids = _issued_ids(organization.organ_id)  # shared per code, under _ISSUED_LOCK
         self._digests: dict[str, str] = {}  # sha256 of a received package → its first hub docId
         self._poller: BackgroundPoller | None = None
 
@@ -308,6 +320,26 @@ class FakeAgency:
             )
         return self._upload(
             package, codes, sign=sign, mutate=mutate, credential=credential, algorithm=algorithm
+        )
+
+    def draft(
+        self,
+        to: Sequence[str],
+        *,
+        attachments: int = 1,
+        attachment_size: int = 20_000,
+        subject: str | None = None,
+    ) -> DocumentPackage:
+        """A new document of this agency addressed to ``to`` (codes), not sent: edit it, then
+        :meth:`send` it with ``package=``. Its DocumentId is one this agency never issued before."""
+        return self._new_package(
+            _codes(to, "to"),
+            priority=Priority.NORMAL,
+            attachments=attachments,
+            attachment_size=attachment_size,
+            business=BusinessDocType.NEW,
+            original_document_id=None,
+            subject=subject,
         )
 
     def recall(
@@ -584,7 +616,7 @@ class FakeAgency:
                 original_document_id=original_document_id,
                 at=self._clock(),
             )
-            with self._lock:
+            with _ISSUED_LOCK:
                 if not fresh_id or package.header.document_id not in self._used_ids:
                     self._used_ids.add(package.header.document_id)
                     break
@@ -610,7 +642,7 @@ class FakeAgency:
         if mutate is not None:
             data = mutate(data)
         hub_doc_id = self.client.send_edoc(data, from_=self.code, to=list(to) if to is not None else None)
-        with self._lock:
+        with _ISSUED_LOCK:
             self._used_ids.add(package.header.document_id)
         sent = SentDocument(
             document_id=package.header.document_id,

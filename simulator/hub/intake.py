@@ -92,9 +92,12 @@ class IntakeResult:
     findings: list[Diagnostic] = field(default_factory=list)
 
 
+_UNPADDED_HEX = tuple(format(b, "x") for b in range(256))
+
+
 def sdk_hex(digest: bytes) -> str:
     """The SDK's unpadded lowercase hex of a digest (``0x0a`` → ``a``)."""
-    return "".join(format(b, "x") for b in digest)
+    return "".join(map(_UNPADDED_HEX.__getitem__, digest))
 
 
 def strip_crlf(body: bytes) -> bytes:

@@ -550,6 +550,12 @@ class _Txn:
         return int(self._con.execute("DELETE FROM agencies").rowcount)
 
 
+# One encoder each, built once (json.dumps with options builds a new encoder per call).
+_encode_ascii = json.JSONEncoder().encode
+_encode_text = json.JSONEncoder(ensure_ascii=False).encode
+_encode_detail = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
 def _insert_evidence(con: sqlite3.Connection, r: EvidenceRecord, rowid: int | None = None) -> int:
     cur = con.execute(
         "INSERT INTO evidence(id, at, system, operation, http_status, error_code, sha256, doc_ids, findings, "
@@ -563,9 +569,9 @@ def _insert_evidence(con: sqlite3.Connection, r: EvidenceRecord, rowid: int | No
             r.http_status,
             r.error_code,
             r.sha256,
-            json.dumps(r.doc_ids),
-            json.dumps(r.findings, ensure_ascii=False),
-            json.dumps(r.detail, ensure_ascii=False, default=str),
+            _encode_ascii(r.doc_ids),
+            _encode_text(r.findings),
+            _encode_detail(r.detail),
         ),
     )
     return int(cur.lastrowid or 0)

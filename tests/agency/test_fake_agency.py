@@ -419,6 +419,25 @@ def test_duplicate_delivery_is_recorded_not_answered_twice(
     assert "not answered again" in "\n".join(b.mailbox.evidence(sent.document_id))
 
 
+def test_agencies_of_one_code_never_issue_the_same_document_id(hub: EmbeddedHub) -> None:
+    """A conformance run makes a new agency object per scenario; with the same random draws (same seed)
+    the second must still number its documents apart from the first's, as one văn thư register would —
+    a DocumentId issued twice reads to the receiver as one document re-sent with other content."""
+    issued: list[str] = []
+    for _ in range(2):
+        [a] = make_agencies(hub, [SENDER], system_id=SYS_SEND, seed=7)
+        try:
+            issued += [a.send([B], attachment_size=500).document_id for _ in range(3)]
+        finally:
+            a.close()
+    assert len(set(issued)) == 6, issued
+    [b] = make_agencies(hub, [B], system_id=SYS_RECV)
+    try:
+        b.poll()  # answer what arrived, so later tests start from an empty mailbox
+    finally:
+        b.close()
+
+
 def test_make_agencies_refuses_agencies_of_another_system(hub: EmbeddedHub) -> None:
     with pytest.raises(ValueError, match=f"does not host {B}.*hosts {SENDER}"):
         make_agencies(hub, [B], system_id=SYS_SEND)

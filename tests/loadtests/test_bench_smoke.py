@@ -16,7 +16,16 @@ from pathlib import Path
 import pytest
 
 from loadtests._corpus import SIGNER_NAME, CorpusSpec, build_corpus, ensure_pki, load_corpus
-from loadtests.bench_hub import _Snap, histogram_percentiles, percentiles, pick_window, run_throughput
+from loadtests.bench_hub import (
+    ThroughputResult,
+    _Snap,
+    histogram_percentiles,
+    median,
+    percentiles,
+    pick_window,
+    run_throughput,
+    summarise_settings,
+)
 from loadtests.bench_listing import PENDING_INDEX, run_listing
 from simulator.agency.signing import hash_file
 from simulator.pki.ca import TestCA
@@ -61,6 +70,24 @@ def test_percentile_helpers() -> None:
     # 90 requests at 10 ms, 9 at 20 ms, 1 at 300 ms: p50 10, p95 20, p99 20 (the 99th of 100), p100 300.
     hist = {"10": 90, "20": 9, "300": 1}
     assert histogram_percentiles(hist, (50, 95, 99, 100)) == {"p50": 10, "p95": 20, "p99": 20, "p100": 300}
+
+
+def test_rounds_are_summarised_by_their_median_ratio_each_to_its_own_ceiling() -> None:
+    assert median([3.0, 1.0, 2.0]) == 2.0 and median([4.0, 1.0, 3.0, 2.0]) == 2.5 and math.isnan(median([]))
+
+    def run(workers: int, rate: float) -> ThroughputResult:
+        return ThroughputResult(
+            workers=workers, users=16, locust_processes=1, seconds=20, accepted_per_s=rate
+        )
+
+    rounds = [[run(2, 800), run(3, 700)], [run(2, 900), run(3, 950)], [run(2, 880), run(3, 600)]]
+    ceilings = [2000.0, 2500.0, 2000.0]  # the second round ran on a faster machine
+    two, three = summarise_settings(rounds, ceilings)
+    assert (two.workers, two.rates, two.ratios) == (2, [800, 900, 880], [0.4, 0.36, 0.44])
+    assert (two.median_per_s, two.median_ratio) == (880, 0.4)
+    assert (three.ratios, three.median_ratio) == ([0.35, 0.38, 0.3], 0.35)
+    no_ceiling = summarise_settings(rounds[:1], [None])
+    assert no_ceiling[0].ratios == [] and no_ceiling[0].median_ratio is None
 
 
 def test_steady_state_window_leaves_out_ramp_up_and_stop() -> None:
