@@ -207,20 +207,18 @@ def _kill_scenario(
     cfg.write_text(config_toml(parse_config(config_data(data_dir, signature="enforce"))), encoding="utf-8")
     extra = ["--config", str(cfg)]
     ledger = Ledger(_packages(pki, packages))
-    todo: queue.Queue[int] = queue.Queue()
-    for idx in range(packages):
-        todo.put(idx)
 
     port: int | None = None
-    for _ in range(rounds):
+    quota = packages // rounds  # new packages per round: a fast hub must not use them all up in round 1
+    fresh = list(range(packages))
+    for k in range(rounds):
         hub = runner.start(data_dir=data_dir, port=port, workers=2, extra=extra)
         port = hub.port
-        retry = queue.Queue[int]()  # failed sends of the previous round go first, then new packages
+        todo = queue.Queue[int]()  # failed sends of the previous round go first, then new packages
         for idx in sorted(ledger.failed):
-            retry.put(idx)
-        while not todo.empty():
-            retry.put(todo.get_nowait())
-        todo = retry
+            todo.put(idx)
+        for idx in fresh[k * quota : (k + 1) * quota]:
+            todo.put(idx)
         _load_and_kill(hub, ledger, todo, load_s, senders)
         assert not ledger.refused, ledger.refused[:3]
         _no_problems(ledger)
