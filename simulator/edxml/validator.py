@@ -966,6 +966,9 @@ def _status_package(ctx: _Context) -> Iterator[Diagnostic]:
 # ---------------------------------------------------------------- entry points
 
 
+_RULE_IDS = frozenset(r.id for r in RULES)
+
+
 def _kind(package: Package) -> Kind:
     if isinstance(package, DocumentPackage):
         return "document"
@@ -988,7 +991,7 @@ def validate(
     rule ids not to run (e.g. ``{"attachment-payload"}`` where archives were already opened);
     ``max_attachment_bytes`` caps the uncompressed size of each attachment.
     """
-    unknown = set(skip) - {r.id for r in RULES}
+    unknown = [rule_id for rule_id in skip if rule_id not in _RULE_IDS]
     if unknown:
         raise ValueError(f"unknown rule id(s) to skip: {', '.join(sorted(unknown))}")
     kind = _kind(package)

@@ -191,15 +191,20 @@ def _elements(el: etree._Element) -> list[etree._Element]:
     return [c for c in el if isinstance(c.tag, str)]
 
 
+_DS_SIGNATURE = _q(DS_NS, "Signature")
+_EDXML_SIGNATURE = _q(NAMESPACE, "Signature")
+_EDXML_ROOT = _q(NAMESPACE, "edXML")
+_HEADER_PATH = f"{_q(NAMESPACE, 'edXMLEnvelope')}/{_q(NAMESPACE, 'edXMLHeader')}"
+
+
 def find_signature(root: etree._Element, accept_edxml_namespace: bool) -> etree._Element | None:
     """The one signature element of the document, or None when unsigned.
 
     Raises MULTIPLE_SIGNATURES, or WRONG_NAMESPACE for a legacy edXML-namespace signature that the
     policy does not accept.
     """
-    ds_sigs = list(root.iter(_q(DS_NS, "Signature")))
-    legacy = list(root.iter(_q(NAMESPACE, "Signature")))
-    total = len(ds_sigs) + len(legacy)
+    found = list(root.iter(_DS_SIGNATURE, _EDXML_SIGNATURE))  # one walk for both namespaces
+    total = len(found)
     if total == 0:
         return None
     if total > 1:
@@ -208,8 +213,8 @@ def find_signature(root: etree._Element, accept_edxml_namespace: bool) -> etree.
             f"the package holds {total} Signature elements; exactly one enveloped signature is allowed "
             "(extra signatures are a wrapping vector): remove the extra ones and sign once",
         )
-    if ds_sigs:
-        return ds_sigs[0]
+    if found[0].tag == _DS_SIGNATURE:
+        return found[0]
     if not accept_edxml_namespace:
         raise Rejection(
             VerifyFailure.WRONG_NAMESPACE,
@@ -217,7 +222,7 @@ def find_signature(root: etree._Element, accept_edxml_namespace: bool) -> etree.
             f"namespace ({DS_NS}); sign with a standard XML-DSig library (legacy packages are accepted "
             "only by the accept_edxml_namespace policy)",
         )
-    return legacy[0]
+    return found[0]
 
 
 def signature_location(root: etree._Element) -> tuple[etree._Element, int]:
@@ -246,8 +251,8 @@ def _check_location(root: etree._Element, sig: etree._Element, warnings: list[st
             "the Signature is the document element (enveloping signature); edXML needs an enveloped "
             "signature inside edXMLHeader",
         )
-    if root.tag == _q(NAMESPACE, "edXML"):
-        expected = root.find(f"{_q(NAMESPACE, 'edXMLEnvelope')}/{_q(NAMESPACE, 'edXMLHeader')}")
+    if root.tag == _EDXML_ROOT:
+        expected = root.find(_HEADER_PATH)
         if parent is not expected:
             raise Rejection(
                 VerifyFailure.WRAPPING,
