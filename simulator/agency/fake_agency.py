@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
+import secrets
 import threading
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -85,12 +86,27 @@ _ISSUED: dict[str, set[str]] = {}
 """DocumentIds issued per agency code in this process, shared by every FakeAgency of that code: a
 conformance run builds a new agency object per scenario, and a DocumentId drawn twice (same agency,
 day and number) reads to the SUT as one document re-sent with other content."""
+_NEXT_NUMBER: dict[str, int] = {}
+"""The next CodeNumber per agency code in this process: documents are numbered in sequence, as a văn
+thư register does, from a random start, so that two runs against a SUT that keeps its register (a
+vendor's QLVB, the same day) draw overlapping numbers only when their starts fall within a run's
+length of each other."""
+_FIRST_NUMBER = (1_000, 90_000)
 _ISSUED_LOCK = threading.Lock()
 
 
 def _issued_ids(code: str) -> set[str]:
     with _ISSUED_LOCK:
         return _ISSUED.setdefault(code, set())
+
+
+def _next_number(code: str) -> str:
+    with _ISSUED_LOCK:
+        number = _NEXT_NUMBER.get(code)
+        if number is None:
+            number = secrets.SystemRandom().randint(*_FIRST_NUMBER)  # not the seeded Faker: per run
+        _NEXT_NUMBER[code] = number + 1
+        return str(number)
 
 
 _LIFECYCLE = frozenset(
@@ -615,6 +631,7 @@ class FakeAgency:
                 business=business,
                 original_document_id=original_document_id,
                 at=self._clock(),
+                number=_next_number(self.code) if fresh_id else None,
             )
             with _ISSUED_LOCK:
                 if not fresh_id or package.header.document_id not in self._used_ids:

@@ -189,13 +189,15 @@ def sample_document(
     original_document_id: str | None = None,
     at: dt.datetime | None = None,
     files: Sequence[tuple[str, bytes]] = (),
+    number: str | None = None,
 ) -> DocumentPackage:
     """A realistic document package that passes strict validation.
 
     ``fake`` (or a fresh one seeded with ``seed``) draws everything not given. ``recipients`` is a
     count of distinct generated agencies or the list itself; ``files`` are extra ``(name, bytes)``
     attachments after the ``attachments`` generated PDF-like ones of ``attachment_size`` bytes.
-    ``at`` (default now) is the promulgation day and the sender's TraceHeader time.
+    ``at`` (default now) is the promulgation day and the sender's TraceHeader time. ``number``: the
+    document's CodeNumber (its sequence number, digits) for a new or replacing document; drawn when None.
     """
     f = fake if fake is not None else make_faker(seed)
     p = edxml_provider(f)
@@ -211,7 +213,7 @@ def sample_document(
     original_id: str | None = None
     if business is BusinessDocType.NEW:
         doc_type = p.document_type()
-        code = Code(p.document_number(), p.document_notation(sender, doc_type))
+        code = Code(number or p.document_number(), p.document_notation(sender, doc_type))
         date = when.date()
         document_id = format_document_id(sender.organ_id, date, code.code_number, code.code_notation)
         if original_document_id is not None:  # a new document answering another one
@@ -224,7 +226,7 @@ def sample_document(
     elif business is BusinessDocType.REPLACE:
         original_id = _original_parts(p, sender, original_document_id, when)[0]
         doc_type = p.document_type()
-        code = Code(p.document_number(), p.document_notation(sender, doc_type))
+        code = Code(number or p.document_number(), p.document_notation(sender, doc_type))
         date = when.date()
         document_id = format_document_id(sender.organ_id, date, code.code_number, code.code_notation)
     else:  # RECALL, UPDATE: the same document again

@@ -431,6 +431,8 @@ def test_agencies_of_one_code_never_issue_the_same_document_id(hub: EmbeddedHub)
         finally:
             a.close()
     assert len(set(issued)) == 6, issued
+    numbers = [int(doc_id.split(",")[2].split("/")[0]) for doc_id in issued]
+    assert numbers == list(range(numbers[0], numbers[0] + 6)), "one register: numbers in sequence"
     [b] = make_agencies(hub, [B], system_id=SYS_RECV)
     try:
         b.poll()  # answer what arrived, so later tests start from an empty mailbox
