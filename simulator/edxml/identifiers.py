@@ -238,21 +238,12 @@ def parse_agency_code(text: str, *, strict: bool = True) -> AgencyCode:
 def check_agency_code(text: str, *, strict: bool = True, path: str) -> list[Diagnostic]:
     """Diagnostics for one agency code at ``path``: ERROR when refused, WARNING when tolerated
     (lenient mode), INFO for a level set under an unset parent level."""
-    return [
-        Diagnostic(severity, path, AGENCY_REQ, message)
-        for severity, message in _agency_verdicts(text, strict)
-    ]
-
-
-@functools.lru_cache(maxsize=4096)
-def _agency_verdicts(text: str, strict: bool) -> tuple[tuple[Severity, str], ...]:
-    """(severity, message) of every diagnostic :func:`check_agency_code` gives ``text``, once per text."""
     code, problems = _analyse_agency(text)
-    out = [(_severity(p, strict), p.message) for p in problems]
+    out = [Diagnostic(_severity(p, strict), path, AGENCY_REQ, p.message) for p in problems]
     note = _gap_note(code) if code is not None else None
     if note:
-        out.append((Severity.INFO, note))
-    return tuple(out)
+        out.append(Diagnostic(Severity.INFO, path, AGENCY_REQ, note))
+    return out
 
 
 # ---------------------------------------------------------------- codes (số và ký hiệu)
